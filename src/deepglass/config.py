@@ -1,0 +1,82 @@
+"""Global settings: float type, epsilon, image data format, the device models train on, random seeds."""
+import os
+import random
+
+import numpy as np
+import torch
+
+_FORMATS = ("channels_last", "channels_first")
+_settings = {
+    "floatx": "float32",
+    "epsilon": 1e-7,
+    "image_data_format": os.environ.get("DEEPGLASS_IMAGE_DATA_FORMAT", "channels_last"),
+    "device": None,
+}
+
+
+def floatx():
+    """The default float type as a string, `"float32"` unless changed with `set_floatx`."""
+    return _settings["floatx"]
+
+
+def set_floatx(value):
+    """Set the default float type: `"float16"`, `"bfloat16"`, `"float32"` or `"float64"`."""
+    if value not in ("float16", "bfloat16", "float32", "float64"):
+        raise ValueError(f"Expected floatx to be one of float16, bfloat16, float32, float64; got {value!r}.")
+    _settings["floatx"] = value
+
+
+def epsilon():
+    """The fuzz factor used to keep divisions and logarithms finite (Keras's default: 1e-7)."""
+    return _settings["epsilon"]
+
+
+def set_epsilon(value):
+    """Set the fuzz factor returned by `epsilon()`."""
+    _settings["epsilon"] = float(value)
+
+
+def image_data_format():
+    """`"channels_last"` (Keras's default: `(batch, height, width, channels)`) or `"channels_first"`."""
+    return _settings["image_data_format"]
+
+
+def set_image_data_format(value):
+    """Set the default layout of image tensors for layers created from now on."""
+    if value not in _FORMATS:
+        raise ValueError(f"Expected image_data_format to be one of {_FORMATS}; got {value!r}.")
+    _settings["image_data_format"] = value
+
+
+def device():
+    """The `torch.device` models train on: the one set with `set_device`, else CUDA when present, else CPU."""
+    if _settings["device"] is not None:
+        return _settings["device"]
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def set_device(value):
+    """Choose the device for training (`"cpu"`, `"cuda"`, `"cuda:1"`, a `torch.device`, or None for automatic)."""
+    _settings["device"] = None if value is None else torch.device(value)
+
+
+def standardize_dtype(dtype=None):
+    """Turn `None` (the float type), a string such as `"float32"`, a NumPy or a torch dtype into a `torch.dtype`."""
+    if dtype is None:
+        dtype = floatx()
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    result = getattr(torch, name, None)
+    if not isinstance(result, torch.dtype):
+        raise ValueError(f"Expected a dtype name such as 'float32' or 'int64'; got {dtype!r}.")
+    return result
+
+
+def set_random_seed(seed):
+    """Seed Python's, NumPy's and torch's generators, so that two runs give identical weights and batches."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"Expected an integer seed; got {seed!r}.")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
