@@ -80,3 +80,16 @@ def set_random_seed(seed):
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+_safe_mode = [True]
+
+
+def enable_unsafe_deserialization():
+    """Allow loading configs that carry Python code (Lambda layers). Only do this for files you wrote yourself."""
+    _safe_mode[0] = False
+
+
+def in_safe_mode():
+    """True unless `enable_unsafe_deserialization()` was called: loading then refuses to run code from a file."""
+    return _safe_mode[0]

@@ -1,0 +1,254 @@
+"""Core layers: Input, Dense, Activation, Dropout, Identity."""
+import torch
+import torch.nn.functional as F
+
+from deepglass import activations, config, constraints, initializers, regularizers
+from deepglass.layers.input_spec import InputSpec
+from deepglass.layers.layer import Layer
+from deepglass.layers.legacy import rename_legacy_kwargs
+from deepglass.layers.symbolic import KerasTensor, Node
+
+
+class InputLayer(Layer):
+    """The entry point of a functional model: holds the symbolic tensor that `Input(...)` returns.
+
+    Arguments:
+        shape: the shape of one sample, without the batch axis (`(28, 28, 1)`).
+        batch_size: a fixed batch size, or None.
+        dtype: the input's dtype (`"float32"` by default; `"int64"` for token ids).
+        batch_shape: the full shape including the batch axis, instead of `shape` and `batch_size`.
+        name: the layer's name (`input_layer`, `input_layer_1`, ... by default).
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, input_tensor=None,
+                 name=None, optional=False, **kwargs):
+        legacy_shape = kwargs.pop("input_shape", None)
+        legacy_batch = kwargs.pop("batch_input_shape", None)
+        shape = shape if shape is not None else legacy_shape
+        batch_shape = batch_shape if batch_shape is not None else legacy_batch
+        super().__init__(name=name, dtype=dtype if dtype is None or _is_float(dtype) else None, **kwargs)
+        if sparse:
+            raise ValueError("Sparse inputs are not supported; pass dense arrays.")
+        if batch_shape is None:
+            if shape is None:
+                raise ValueError("Input needs `shape` (the shape of one sample, e.g. shape=(784,)) or `batch_shape`.")
+            if isinstance(shape, int):
+                shape = (shape,)
+            batch_shape = (batch_size,) + tuple(shape)
+        self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
+        self._input_dtype = config.standardize_dtype(dtype)
+        self.optional = optional
+        self.built = True
+        tensor = KerasTensor(self.batch_shape, self._input_dtype, name=self.name)
+        Node(self, (), {}, tensor)
+        self._output_tensor = tensor
+
+    def call(self, inputs):
+        return inputs
+
+    @property
+    def dtype(self):
+        return str(self._input_dtype).replace("torch.", "")
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False, "name": self.name,
+                "optional": self.optional}
+
+
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None,
+          optional=False):
+    """A symbolic input: the start of a model. `Input((784,))` is a batch of 784-vectors.
+
+    Example:
+        >>> inputs = deepglass.Input((28, 28, 1))
+        >>> inputs.shape
+        (None, 28, 28, 1)
+    """
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, batch_shape=batch_shape,
+                       name=name, optional=optional)
+    return layer._output_tensor
+
+
+class Dense(Layer):
+    """A fully connected layer: `output = activation(inputs @ kernel + bias)`, applied on the last axis.
+
+    The kernel has Keras's shape `(input_dim, units)` in `get_weights()` and torch's `(units, input_dim)` in
+    `state_dict()`; it is initialised with `kernel_initializer` (Glorot uniform by default), the bias with zeros.
+
+    Arguments:
+        units: the number of outputs.
+        activation: an activation name or function (`"relu"`, `"softmax"`); None means linear.
+        use_bias: whether to add a bias.
+        kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, kernel_constraint,
+            bias_constraint: as in Keras.
+
+    Example:
+        >>> layer = deepglass.layers.Dense(10, activation="softmax")
+        >>> layer(torch.ones(4, 784)).shape
+        torch.Size([4, 10])
+    """
+
+    _legacy = {"output_dim": "units", "init": "kernel_initializer", "W_regularizer": "kernel_regularizer",
+               "b_regularizer": "bias_regularizer", "W_constraint": "kernel_constraint",
+               "b_constraint": "bias_constraint", "bias": "use_bias"}
+
+    def __init__(self, units=None, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        legacy = rename_legacy_kwargs(type(self).__name__, kwargs, self._legacy)
+        units = legacy.pop("units", units)
+        use_bias = legacy.pop("use_bias", use_bias)
+        kernel_initializer = legacy.pop("kernel_initializer", kernel_initializer)
+        kernel_regularizer = legacy.pop("kernel_regularizer", kernel_regularizer)
+        bias_regularizer = legacy.pop("bias_regularizer", bias_regularizer)
+        kernel_constraint = legacy.pop("kernel_constraint", kernel_constraint)
+        bias_constraint = legacy.pop("bias_constraint", bias_constraint)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"Received an invalid value for `units`, expected a positive integer. Received: "
+                             f"units={units!r}")
+        self.units = units
+        self.activation = activations.get(activation)
+        self._activation_fn = None if self.activation is activations.linear else self.activation
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(f'Dense "{self.name}" needs a known last input axis; got input shape {input_shape}.')
+        self.add_weight((input_dim, self.units), self.kernel_initializer, regularizer=self.kernel_regularizer,
+                        constraint=self.kernel_constraint, name="kernel", layout=(1, 0))
+        if self.use_bias:
+            self.add_weight((self.units,), self.bias_initializer, regularizer=self.bias_regularizer,
+                            constraint=self.bias_constraint, name="bias")
+        else:
+            self.bias = None
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
+
+    def call(self, inputs):
+        outputs = F.linear(inputs, self.kernel, self.bias)
+        return outputs if self._activation_fn is None else self._activation_fn(outputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
+                "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
+                "kernel_constraint": _serialize_or_none(constraints, self.kernel_constraint),
+                "bias_constraint": _serialize_or_none(constraints, self.bias_constraint)}
+
+    def extra_repr(self):
+        return f"name={self.name!r}, units={self.units}, activation={activations.serialize(self.activation)!r}"
+
+
+class Activation(Layer):
+    """Applies an activation function: `Activation("relu")` is `relu(inputs)`.
+
+    Example:
+        >>> deepglass.layers.Activation("relu")(torch.tensor([-1.0, 2.0]))
+        tensor([0., 2.])
+    """
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+    def extra_repr(self):
+        return f"name={self.name!r}, activation={activations.serialize(self.activation)!r}"
+
+
+class Identity(Layer):
+    """Returns its input unchanged (a placeholder in a graph)."""
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+class Dropout(Layer):
+    """Sets a random fraction `rate` of inputs to 0 during training and scales the rest by `1 / (1 - rate)`.
+
+    Inactive at inference (`predict`, `evaluate`, or a call with `training=False`), as in Keras.
+
+    Arguments:
+        rate: the fraction of inputs to drop, in [0, 1).
+        noise_shape: the shape of the binary mask, broadcast over the inputs (e.g. `(None, 1, 64)` drops the same
+            channels at every time step); None entries take the input's size.
+        seed: a seed for reproducible masks.
+
+    Example:
+        >>> layer = deepglass.layers.Dropout(0.5)
+        >>> layer(torch.ones(2, 4), training=True)  # about half zeros, the rest 2.0
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f"Received an invalid value for `rate`, expected a float in [0, 1). Received: "
+                             f"rate={rate!r}")
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._generator = None
+
+    def call(self, inputs, training=None):
+        if training is None:
+            training = self.training
+        if not training or self.rate == 0:
+            return inputs
+        if self.noise_shape is None and self.seed is None:
+            return F.dropout(inputs, self.rate, True)
+        shape = inputs.shape if self.noise_shape is None else \
+            [inputs.shape[i] if d is None else d for i, d in enumerate(self.noise_shape)]
+        keep = torch.empty(shape, device=inputs.device, dtype=inputs.dtype)
+        keep.bernoulli_(1 - self.rate, generator=self._seeded_generator(inputs.device))
+        return inputs * keep / (1 - self.rate)
+
+    def _seeded_generator(self, device):
+        if self.seed is None:
+            return None
+        if self._generator is None or self._generator.device != device:
+            self._generator = torch.Generator(device=device).manual_seed(self.seed)
+        return self._generator
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape), "seed": self.seed}
+
+    def extra_repr(self):
+        return f"name={self.name!r}, rate={self.rate}"
+
+
+def _serialize_or_none(module, obj):
+    return None if obj is None else module.serialize(obj)
+
+
+def _is_float(dtype):
+    return config.standardize_dtype(dtype).is_floating_point

@@ -1,0 +1,470 @@
+"""Layer: the base of every deepglass layer and model, a `torch.nn.Module` with Keras's lazy build and weights API."""
+import numpy as np
+import torch
+from torch import nn
+
+from deepglass import config, initializers, regularizers
+from deepglass.layers.input_spec import check_input_spec
+from deepglass.layers.symbolic import KerasTensor, Node, is_symbolic
+from deepglass.naming import to_snake_case, unique_name
+from deepglass.utils import tree
+
+# Placeholder sizes for unknown dimensions when a layer's output shape is found by running it: two runs with
+# different sizes tell which output dimensions follow the unknown ones (those become None again).
+_BATCH_PLACEHOLDERS = (2, 3)
+_DIM_PLACEHOLDERS = (83, 89)
+_checking = [False]  # while True, every layer call validates its input against `input_spec` (see `checked_calls`)
+
+
+class checked_calls:
+    """Context in which each layer call checks its input shape and names the layer at fault; used once before fit."""
+
+    def __enter__(self):
+        self._previous = _checking[0]
+        _checking[0] = True
+
+    def __exit__(self, *exc):
+        _checking[0] = self._previous
+
+
+class Layer(nn.Module):
+    """Base class of layers: weights are created lazily by `build(input_shape)` on the first call.
+
+    Subclasses implement `build(input_shape)` (creating weights with `add_weight`) and `call(inputs, training=None)`.
+    A built layer's call is `torch.nn.Module.__call__` and nothing else. Layers start in inference mode, as Keras
+    layers do outside `fit`; `model.train()` / `fit` switch dropout and batch statistics on.
+
+    Arguments:
+        name: unique name; by default the class name in snake_case, numbered (`dense`, `dense_1`, ...).
+        trainable: whether the layer's weights are updated by training.
+        dtype: the float type of weights and computation (default `deepglass.config.floatx()`).
+        activity_regularizer: a penalty on the layer's outputs, added to the loss.
+        input_shape, input_dim, batch_input_shape, batch_size: legacy ways to declare the model's input on its
+            first layer (`Dense(32, input_shape=(784,))`).
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Calling `call` directly from nn.Module saves a Python frame per layer call.
+        if "call" in cls.__dict__ and "forward" not in cls.__dict__:
+            cls.forward = cls.__dict__["call"]
+
+    def __init__(self, *, name=None, trainable=True, dtype=None, activity_regularizer=None, input_shape=None,
+                 input_dim=None, batch_input_shape=None, batch_size=None, autocast=True, **kwargs):
+        super().__init__()
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword arguments {sorted(kwargs)}.")
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise ValueError(f"Expected a non-empty layer name without '/'; got name={name!r}.")
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self._dtype = config.standardize_dtype(dtype)
+        self._trainable = bool(trainable)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.built = False
+        self.input_spec = None
+        self._weight_entries = []  # (attribute name, layout or None, trainable at creation), in creation order
+        self._penalties = []  # (attribute name, regularizer)
+        self._constraints = []  # (attribute name, constraint)
+        self._inbound_nodes = []
+        self._losses = []
+        self._uses_add_loss = False
+        self._plain_call = False
+        self._build_shapes = None
+        self._batch_input_shape = _legacy_input_shape(input_shape, input_dim, batch_input_shape, batch_size)
+        self.train(False)
+
+    # ----------------------------------------------------------------------------------------------------- calling
+    def __call__(self, *args, **kwargs):
+        if self._plain_call and args and type(args[0]) is torch.Tensor and not _checking[0]:
+            return nn.Module.__call__(self, *args, **kwargs)
+        if is_symbolic(args) or is_symbolic(kwargs):
+            return self._symbolic_call(args, kwargs)
+        return self._eager_call(args, kwargs)
+
+    def _eager_call(self, args, kwargs):
+        if args:
+            args = (tree.map_structure(_to_tensor, args[0]),) + args[1:]
+        inputs = args[0] if args else next(iter(kwargs.values()))
+        shapes = tree.map_structure(lambda t: tuple(t.shape) if torch.is_tensor(t) else None, inputs)
+        self._maybe_build(shapes, device=_first_device(inputs))
+        if _checking[0] and self.input_spec is not None and torch.is_tensor(inputs):
+            check_input_spec(self, self.input_spec, tuple(inputs.shape))
+        if self._uses_add_loss:
+            self._losses = []
+        outputs = nn.Module.__call__(self, *args, **kwargs)
+        if self.activity_regularizer is not None:
+            for output in tree.flatten(outputs):
+                self.add_loss(self.activity_regularizer(output))
+        return outputs
+
+    def _symbolic_call(self, args, kwargs):
+        inputs = args[0] if args else next(iter(kwargs.values()))
+        shapes = tree.map_structure(lambda t: t.shape if isinstance(t, KerasTensor) else None, inputs)
+        self._maybe_build(shapes)
+        if self.input_spec is not None and isinstance(inputs, KerasTensor):
+            check_input_spec(self, self.input_spec, inputs.shape)
+        outputs = self.compute_output_spec(*args, **kwargs)
+        Node(self, args, kwargs, outputs)
+        return outputs
+
+    def _maybe_build(self, shapes, device=None):
+        if self.built:
+            return
+        self._build_device = device
+        self.build(shapes)
+        self._build_device = None
+        self._build_shapes = shapes
+        self.built = True
+        self._refresh_plain_call()
+
+    def _refresh_plain_call(self):
+        self._plain_call = self.built and self.activity_regularizer is None and not self._uses_add_loss
+
+    def build(self, input_shape):
+        """Create the layer's weights for inputs of `input_shape` (the batch axis is None). Default: no weights."""
+
+    def call(self, inputs, *args, **kwargs):
+        """The layer's computation on torch tensors; subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement call(inputs).")
+
+    def forward(self, *args, **kwargs):
+        return self.call(*args, **kwargs)
+
+    # ------------------------------------------------------------------------------------------------------ shapes
+    def compute_output_shape(self, input_shape):
+        """The output shape for `input_shape`; by default found by running the layer on placeholder data."""
+        spec = map_shapes(lambda s: KerasTensor(s, self._dtype), input_shape)
+        return tree.map_structure(lambda t: t.shape, self._run_on_placeholders((spec,), {}))
+
+    def compute_output_spec(self, *args, **kwargs):
+        """Symbolic outputs (shape and dtype) for symbolic inputs."""
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            inputs = args[0] if args else next(iter(kwargs.values()))
+            shape = self.compute_output_shape(tree.map_structure(lambda t: t.shape, inputs))
+            return map_shapes(lambda s: KerasTensor(s, self._dtype), shape)
+        return self._run_on_placeholders(args, kwargs)
+
+    def _run_on_placeholders(self, args, kwargs):
+        device = _first_device(list(self.parameters()) + list(self.buffers())) or torch.device("cpu")
+        runs = []
+        for batch, dim in zip(_BATCH_PLACEHOLDERS, _DIM_PLACEHOLDERS):
+            def concrete(t):
+                if not isinstance(t, KerasTensor):
+                    return t
+                size = [batch if i == 0 and d is None else (dim if d is None else d) for i, d in enumerate(t.shape)]
+                return torch.zeros(size, dtype=t.dtype, device=device)
+            with torch.no_grad():
+                runs.append(nn.Module.__call__(self, *tree.map_structure(concrete, list(args)),
+                                               **tree.map_structure(concrete, kwargs)))
+        merged = [_merge_runs(a, b) for a, b in zip(tree.flatten(runs[0]), tree.flatten(runs[1]))]
+        return tree.pack_like(runs[0], merged)
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call on symbolic data."""
+        return self._first_node("input").call_args[0]
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call on symbolic data."""
+        return self._first_node("output").outputs
+
+    @property
+    def input_shape(self):
+        """The shape of the inputs the layer was built for (the batch axis is None)."""
+        if self._inbound_nodes:
+            return tree.map_structure(lambda t: t.shape, self.input)
+        if self._build_shapes is None:
+            raise AttributeError(f'Layer "{self.name}" has not been called yet, so it has no input shape.')
+        return _without_batch_size(self._build_shapes)
+
+    @property
+    def output_shape(self):
+        """The shape of the layer's outputs (the batch axis is None)."""
+        if self._inbound_nodes:
+            return tree.map_structure(lambda t: t.shape, self.output)
+        return self.compute_output_shape(self.input_shape)
+
+    def _first_node(self, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f'Layer "{self.name}" has no {what} yet: it has not been called on an Input.')
+        return self._inbound_nodes[0]
+
+    def _input_hint(self, shape, spec):
+        """A fix to suggest when `shape` does not satisfy `spec`; layers override it with what they know."""
+        return "."
+
+    # ----------------------------------------------------------------------------------------------------- weights
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None,
+                   constraint=None, name=None, layout=None):
+        """Create a weight of Keras-layout `shape`, register it on this module, and return it.
+
+        Trainable weights are `nn.Parameter`s; non-trainable ones are buffers (as torch keeps batch-norm
+        statistics). `layout` is the permutation from Keras's layout to the stored one (Dense stores
+        `(out, in)` as torch does: layout `(1, 0)`); `get_weights` undoes it.
+        """
+        shape = tuple(int(d) for d in (shape or ()))
+        dtype = config.standardize_dtype(dtype or self._dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.is_floating_point else "zeros"
+        name = name or _free_name(self, "variable")
+        value = initializers.get(initializer)(shape, dtype=dtype)
+        value = torch.as_tensor(value, dtype=dtype)
+        if layout is not None:
+            value = value.permute(layout)
+        value = value.contiguous()
+        device = getattr(self, "_build_device", None)
+        if device is not None:
+            value = value.to(device)
+        if trainable:
+            self.register_parameter(name, nn.Parameter(value, requires_grad=self._trainable))
+        else:
+            self.register_buffer(name, value)
+        self._weight_entries.append((name, layout, bool(trainable)))
+        if regularizer is not None:
+            self._penalties.append((name, regularizers.get(regularizer)))
+        if constraint is not None:
+            from deepglass import constraints
+            self._constraints.append((name, constraints.get(constraint)))
+        return getattr(self, name)
+
+    def _sublayers(self):
+        return [m for m in self.children() if isinstance(m, Layer)]
+
+    def _own_entries(self, trainable=None):
+        """This layer's own (owner module, attribute name, layout) triples, trainable-at-creation first (as Keras
+        orders weights); `trainable` filters on how each weight was created."""
+        ordered = [e for e in self._weight_entries if e[2]] + [e for e in self._weight_entries if not e[2]]
+        return [(self, name, layout) for name, layout, made_trainable in ordered
+                if trainable is None or made_trainable == trainable]
+
+    def _weight_triples(self, which="all"):
+        if which == "trainable" and not self.trainable:
+            return []
+        if which == "non_trainable" and not self.trainable:
+            return self._weight_triples("all")
+        flag = None if which == "all" else which == "trainable"
+        own = self._own_entries(flag)
+        for child in self.children():
+            if not isinstance(child, Layer):  # a plain torch module assigned in a subclassed model
+                own = own + module_entries(child, flag)
+        seen, result = set(), []
+        for triple in own + [t for layer in self._sublayers() for t in layer._weight_triples(which)]:
+            key = (id(triple[0]), triple[1])
+            if key not in seen:
+                seen.add(key)
+                result.append(triple)
+        return result
+
+    @property
+    def weights(self):
+        """All weights (trainable first), as torch tensors in torch's layout."""
+        return [getattr(layer, name) for layer, name, _ in self._weight_triples("all")]
+
+    @property
+    def trainable_weights(self):
+        return [getattr(layer, name) for layer, name, _ in self._weight_triples("trainable")]
+
+    @property
+    def non_trainable_weights(self):
+        return [getattr(layer, name) for layer, name, _ in self._weight_triples("non_trainable")]
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
+
+    def get_weights(self):
+        """The weights as NumPy arrays in Keras's layouts (Dense kernel `(in, out)`), in Keras's order."""
+        return [_to_keras(getattr(layer, name), layout) for layer, name, layout in self._weight_triples("all")]
+
+    def set_weights(self, weights):
+        """Set the weights from NumPy arrays in Keras's layouts; all shapes are checked before anything changes."""
+        triples = self._weight_triples("all")
+        weights = list(weights)
+        expected = [_keras_shape(getattr(layer, name), layout) for layer, name, layout in triples]
+        if len(weights) != len(triples):
+            raise ValueError(f'Layer "{self.name}" expects {len(triples)} weights with shapes {expected}; '
+                             f"got {len(weights)}.")
+        given = [tuple(np.shape(w)) for w in weights]
+        for index, (want, got) in enumerate(zip(expected, given)):
+            if want != got:
+                raise ValueError(f'Layer "{self.name}" expects weight {index} ({triples[index][1]}) of shape {want}; '
+                                 f"got shape {got}. Expected shapes: {expected}.")
+        with torch.no_grad():
+            for (layer, name, layout), value in zip(triples, weights):
+                target = getattr(layer, name)
+                value = torch.as_tensor(np.asarray(value), dtype=target.dtype)
+                target.copy_(value.permute(layout) if layout is not None else value)
+
+    def count_params(self):
+        """The number of scalars in all weights, trainable or not (as Keras counts)."""
+        if not self.built:
+            raise ValueError(f'Layer "{self.name}" is not built yet, so it has no weights to count; call it on '
+                             "data or an Input first.")
+        return sum(w.numel() for w in self.weights)
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for owner, name, _ in self._own_entries(trainable=True):
+            getattr(owner, name).requires_grad_(self._trainable)
+        for layer in self._sublayers():
+            layer.trainable = value
+
+    @property
+    def dtype(self):
+        """The layer's float type as a string, e.g. `"float32"`."""
+        return str(self._dtype).replace("torch.", "")
+
+    @property
+    def compute_dtype(self):
+        return self.dtype
+
+    @property
+    def variable_dtype(self):
+        return self.dtype
+
+    # ------------------------------------------------------------------------------------------------------ losses
+    def add_loss(self, loss):
+        """Add a scalar tensor to the training loss (collected in `losses` after each call)."""
+        if not self._uses_add_loss:
+            self._uses_add_loss = True
+            self._refresh_plain_call()
+        self._losses.append(loss)
+
+    @property
+    def losses(self):
+        """Losses added during the last call (`add_loss`, activity regularizers) plus the weight penalties."""
+        layers = [self] + [m for m in self.modules() if isinstance(m, Layer) and m is not self]
+        added = [loss for layer in layers for loss in layer._losses]
+        return added + [penalty(getattr(layer, name)) for layer in layers for name, penalty in layer._penalties]
+
+    def apply_constraints(self):
+        """Project every constrained weight back onto its constraint (called after each optimizer step)."""
+        with torch.no_grad():
+            for layer in [m for m in self.modules() if isinstance(m, Layer)]:
+                for name, constraint in layer._constraints:
+                    weight = getattr(layer, name)
+                    layout = next(e[1] for e in layer._weight_entries if e[0] == name)
+                    value = weight.permute(_inverse(layout)) if layout is not None else weight
+                    value = constraint(value)
+                    weight.copy_(value.permute(layout) if layout is not None else value)
+
+    # ------------------------------------------------------------------------------------------------------ config
+    def get_config(self):
+        """JSON-safe arguments that rebuild this layer with `from_config`."""
+        result = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            result["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        if self._batch_input_shape is not None:
+            result["batch_input_shape"] = list(self._batch_input_shape)
+        return result
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def extra_repr(self):
+        return f"name={self.name!r}"
+
+
+def module_entries(module, trainable=None):
+    """(owner, name, None) triples of a plain torch module: parameters are trainable weights, floating-point
+    buffers (batch-norm statistics) non-trainable ones."""
+    def owner_and_name(dotted):
+        *path, name = dotted.split(".")
+        owner = module
+        for part in path:
+            owner = getattr(owner, part)
+        return owner, name, None
+
+    entries = []
+    if trainable in (None, True):
+        entries += [owner_and_name(name) for name, _ in module.named_parameters()]
+    if trainable in (None, False):
+        entries += [owner_and_name(name) for name, b in module.named_buffers() if b.is_floating_point()]
+    return entries
+
+
+def _legacy_input_shape(input_shape, input_dim, batch_input_shape, batch_size):
+    if batch_input_shape is not None:
+        return tuple(batch_input_shape)
+    if input_shape is not None:
+        return (batch_size,) + tuple(input_shape)
+    if input_dim is not None:
+        return (batch_size, int(input_dim))
+    return None
+
+
+def _to_tensor(value):
+    if isinstance(value, np.ndarray):
+        tensor = torch.from_numpy(value)
+        return tensor.to(config.standardize_dtype()) if tensor.is_floating_point() else tensor
+    return value
+
+
+def _first_device(structure):
+    for leaf in tree.flatten(structure):
+        if torch.is_tensor(leaf):
+            return leaf.device
+    return None
+
+
+def _is_shape(value):
+    return isinstance(value, tuple) and all(d is None or isinstance(d, int) for d in value)
+
+
+def map_shapes(fn, shapes):
+    """Apply `fn` to every shape (a tuple of ints and Nones) inside a nested structure of shapes."""
+    if _is_shape(shapes):
+        return fn(shapes)
+    if isinstance(shapes, (list, tuple)):
+        return type(shapes)(map_shapes(fn, s) for s in shapes)
+    if isinstance(shapes, dict):
+        return {key: map_shapes(fn, s) for key, s in shapes.items()}
+    return shapes
+
+
+def _merge_runs(first, second):
+    """The symbolic tensor for two placeholder runs: dimensions that changed with the placeholders are None."""
+    shape = tuple(a if a == b else None for a, b in zip(first.shape, second.shape))
+    return KerasTensor(shape, first.dtype)
+
+
+def _without_batch_size(shapes):
+    return map_shapes(lambda s: (None,) + tuple(s[1:]), shapes)
+
+
+def _free_name(layer, base):
+    name, index = base, 0
+    while hasattr(layer, name):
+        index += 1
+        name = f"{base}_{index}"
+    return name
+
+
+def _inverse(layout):
+    return tuple(int(i) for i in np.argsort(layout))
+
+
+def _to_keras(tensor, layout):
+    value = tensor.detach()
+    if layout is not None:
+        value = value.permute(_inverse(layout))
+    return value.cpu().numpy().copy()
+
+
+def _keras_shape(tensor, layout):
+    return tuple(tensor.shape) if layout is None else tuple(tensor.shape[i] for i in _inverse(layout))

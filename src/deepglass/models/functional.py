@@ -1,0 +1,198 @@
+"""Functional models: a graph of layer calls from `Input`s to outputs, run in topological order."""
+import inspect
+
+from deepglass.layers.core import InputLayer
+from deepglass.layers.layer import _checking
+from deepglass.layers.symbolic import KerasTensor
+from deepglass.models.model import Model
+from deepglass.utils import tree
+
+
+class Functional(Model):
+    """A model defined by its inputs and outputs: `Model(inputs, outputs)`.
+
+    Arguments:
+        inputs: a symbolic tensor from `Input`, or a list or dict of them.
+        outputs: a symbolic tensor, or a list or dict of them, computed from `inputs` by calling layers.
+        name: the model's name.
+    """
+
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        for what, structure in (("inputs", inputs), ("outputs", outputs)):
+            for tensor in tree.flatten(structure):
+                if not isinstance(tensor, KerasTensor):
+                    raise ValueError(f"Model {what} must be symbolic tensors from Input() and layer calls; got "
+                                     f"{type(tensor).__name__}.")
+        self._input_structure = inputs
+        self._output_structure = outputs
+        self.inputs = tree.flatten(inputs)
+        self.outputs = tree.flatten(outputs)
+        nodes = _nodes_in_order(self.inputs, self.outputs)
+        self._register_layers(nodes)
+        self._plan, self._output_slots, self._slot_count = _execution_plan(self.inputs, self.outputs, nodes)
+        self.built = True
+        self._refresh_plain_call()
+
+    def _register_layers(self, nodes):
+        input_layers = [t._keras_history[0] for t in self.inputs]
+        ordered = list(dict.fromkeys(input_layers + [node.layer for node in nodes]))
+        names = [layer.name for layer in ordered]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"All layer names in a model must be unique; {duplicates} appear more than once.")
+        for layer in ordered:
+            # Stored straight in _modules: a layer may be called "output" or "summary" without hiding the model's
+            # attribute of that name; state_dict keys are the layer names.
+            self._modules[layer.name.replace(".", "_")] = layer
+
+    @property
+    def input_names(self):
+        return [t._keras_history[0].name for t in self.inputs]
+
+    @property
+    def output_names(self):
+        return [t._keras_history[0].name for t in self.outputs]
+
+    @property
+    def input(self):
+        return self._input_structure
+
+    @property
+    def output(self):
+        return self._output_structure
+
+    @property
+    def input_shape(self):
+        return tree.map_structure(lambda t: t.shape, self._input_structure)
+
+    @property
+    def output_shape(self):
+        return tree.map_structure(lambda t: t.shape, self._output_structure)
+
+    def call(self, inputs, training=None):
+        values = [None] * self._slot_count
+        for slot, value in enumerate(self._flatten_inputs(inputs)):
+            values[slot] = value
+        if _checking[0]:
+            self._check_inputs(values)
+        for step in self._plan:
+            extra = {"training": training} if training is not None and step.takes_training else {}
+            if step.slot is not None:  # the common case: one symbolic positional argument, no keywords
+                result = step.layer(values[step.slot], **extra)
+            else:
+                fill = lambda leaf: values[leaf.slot] if type(leaf) is _Slot else leaf  # noqa: E731
+                kwargs = {**extra, **tree.map_structure(fill, step.kwargs)}
+                result = step.layer(*tree.map_structure(fill, step.args), **kwargs)
+            if len(step.out_slots) == 1:
+                values[step.out_slots[0]] = result
+            else:
+                for slot, value in zip(step.out_slots, tree.flatten(result)):
+                    values[slot] = value
+        return tree.pack_like(self._output_structure, [values[s] for s in self._output_slots])
+
+    def _flatten_inputs(self, inputs):
+        if isinstance(inputs, dict) and not isinstance(self._input_structure, dict):
+            missing = [n for n in self.input_names if n not in inputs]
+            if missing:
+                raise ValueError(f'Model "{self.name}" expects inputs named {self.input_names}; the dict given '
+                                 f"lacks {missing}.")
+            return [inputs[name] for name in self.input_names]
+        flat = tree.flatten(inputs)
+        if len(flat) != len(self.inputs):
+            raise ValueError(f'Model "{self.name}" expects {len(self.inputs)} input(s) {self.input_names}; got '
+                             f"{len(flat)}.")
+        return flat
+
+    def _check_inputs(self, values):
+        for tensor, value in zip(self.inputs, values):
+            shape = tuple(value.shape)
+            expected = tensor.shape
+            if len(shape) != len(expected) or any(e is not None and e != g for e, g in zip(expected, shape)):
+                hint = ""
+                if len(shape) > len(expected) == 2:
+                    hint = "; flatten the samples or add a Flatten() layer"
+                raise ValueError(f'Model "{self.name}" expects input "{tensor._keras_history[0].name}" of shape '
+                                 f"{expected}, got shape {shape}{hint}.")
+
+    def compute_output_spec(self, *args, **kwargs):
+        return tree.map_structure(lambda t: KerasTensor(t.shape, t.dtype), self._output_structure)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}
+
+
+class _Slot:
+    """Where a symbolic tensor's value lives while the graph runs."""
+    __slots__ = ("slot",)
+
+    def __init__(self, slot):
+        self.slot = slot
+
+
+class _Step:
+    """One layer call of the plan: `slot` is set when the call takes a single tensor and nothing else."""
+    __slots__ = ("layer", "slot", "args", "kwargs", "out_slots", "takes_training")
+
+    def __init__(self, layer, slot, args, kwargs, out_slots, takes_training):
+        self.layer, self.slot, self.args, self.kwargs = layer, slot, args, kwargs
+        self.out_slots, self.takes_training = out_slots, takes_training
+
+
+def _nodes_in_order(inputs, outputs):
+    """The nodes between inputs and outputs, parents before children, deepest first as Keras orders layers."""
+    input_ids = {id(t) for t in inputs}
+    depth, order, visiting = {}, [], set()
+
+    def visit(tensor, level):
+        if id(tensor) in input_ids:
+            return
+        layer, index, _ = tensor._keras_history
+        node = layer._inbound_nodes[index]
+        if isinstance(layer, InputLayer):
+            raise ValueError(f"Graph disconnected: the output depends on input {tensor.name!r}, which is not among "
+                             f"the model's inputs {[t.name for t in inputs]}.")
+        if id(node) in visiting:
+            raise ValueError("The layer graph has a cycle.")
+        if depth.get(id(node), -1) >= level:
+            return
+        depth[id(node)] = level
+        visiting.add(id(node))
+        for parent in node.input_tensors:
+            visit(parent, level + 1)
+        visiting.discard(id(node))
+        if node not in order:
+            order.append(node)
+
+    for output in outputs:
+        if output._keras_history is None:
+            raise ValueError(f"Model output {output!r} was not produced by a layer call on an Input.")
+        visit(output, 0)
+    position = {id(node): i for i, node in enumerate(order)}
+    return sorted(order, key=lambda node: (-depth[id(node)], position[id(node)]))
+
+
+def _execution_plan(inputs, outputs, nodes):
+    slots = {id(t): i for i, t in enumerate(inputs)}
+    plan = []
+    for node in nodes:
+        as_slot = lambda leaf: _Slot(slots[id(leaf)]) if type(leaf) is KerasTensor else leaf  # noqa: E731
+        args, kwargs = node.call_args, node.call_kwargs
+        single = len(args) == 1 and type(args[0]) is KerasTensor and not kwargs
+        step = _Step(node.layer, slots[id(args[0])] if single else None, tree.map_structure(as_slot, list(args)),
+                     tree.map_structure(as_slot, dict(kwargs)), [], _accepts_training(node.layer, kwargs))
+        for tensor in node.output_tensors:
+            slots[id(tensor)] = len(slots)
+            step.out_slots.append(slots[id(tensor)])
+        plan.append(step)
+    return plan, [slots[id(t)] for t in outputs], len(slots)
+
+
+def _accepts_training(layer, recorded_kwargs):
+    """Whether to pass the model's `training` flag on: the layer takes one, and the call did not fix it."""
+    if "training" in recorded_kwargs:
+        return False
+    try:
+        return "training" in inspect.signature(layer.call).parameters
+    except (TypeError, ValueError):
+        return False

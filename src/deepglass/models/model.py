@@ -1,0 +1,78 @@
+"""Model: a layer that owns layers and can be compiled, fitted, evaluated and used for prediction."""
+import torch
+
+from deepglass.layers.layer import Layer
+from deepglass.training.trainer import Trainer
+
+
+class Model(Trainer, Layer):
+    """A network of layers with the training API (`compile`, `fit`, `evaluate`, `predict`).
+
+    Three ways to make one, as in Keras:
+    - functional: `Model(inputs, outputs)` over symbolic tensors from `Input` (multi-input, multi-output,
+      shared layers, nested models);
+    - `Sequential([...])` for a plain stack;
+    - subclassing: define layers in `__init__` and the computation in `call(inputs, training=None)`.
+
+    Example:
+        >>> inputs = deepglass.Input((784,))
+        >>> outputs = deepglass.layers.Dense(10, activation="softmax")(inputs)
+        >>> model = deepglass.Model(inputs, outputs)
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from deepglass.models.functional import Functional
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        if args:
+            raise TypeError(f"{type(self).__name__}() takes only keyword arguments (name=, trainable=, dtype=).")
+        super().__init__(**kwargs)
+        self._init_trainer()
+
+    @property
+    def layers(self):
+        """The model's layers, in the order they were assigned (subclassed) or connected (functional)."""
+        return [m for m in self.children() if isinstance(m, Layer)]
+
+    def get_layer(self, name=None, index=None):
+        """The layer called `name`, or the one at position `index` in `layers`."""
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f'Model "{self.name}" has {len(self.layers)} layers; index {index} is out of range.')
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        names = [layer.name for layer in self.layers]
+        raise ValueError(f'Model "{self.name}" has no layer named {name!r}. Its layers are: {names}.')
+
+    def build(self, input_shape):
+        """Create the weights of a subclassed model by calling it once on zeros of `input_shape`."""
+        if type(self).call is Model.call:
+            return
+        if not isinstance(input_shape, (tuple, list)) or not all(d is None or isinstance(d, int) for d in input_shape):
+            return
+        shape = [1 if d is None else d for d in input_shape]
+        self.built = True  # so the call below does not come back here
+        with torch.no_grad():
+            self(torch.zeros(shape))
+
+    def call(self, inputs, training=None):
+        raise NotImplementedError(f"{type(self).__name__} must define call(inputs, training=None), or be built as "
+                                  "Model(inputs, outputs) or Sequential([...]).")
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None):
+        """Print the Keras table of layers, output shapes and parameter counts (see `deepglass.utils.summary`)."""
+        from deepglass.utils.summary import print_summary
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}
+
+    def extra_repr(self):
+        return f"name={self.name!r}"

@@ -1,0 +1,366 @@
+"""The training API of models: compile, fit, evaluate, predict and their one-batch forms.
+
+One train step is: forward, loss (plus regularisation penalties), backward, optimizer step (fused kernels where
+torch has them), constraints when any are set, and metric updates on the device. Nothing in a step reads a value
+back to the host; the progress bar and callbacks read values only when they show or need them.
+"""
+import collections.abc
+import inspect
+import warnings
+
+import torch
+
+from deepglass import config
+from deepglass import optimizers as optimizers_module
+from deepglass.callbacks import CallbackList
+from deepglass.layers.layer import checked_calls
+from deepglass.training.array_data import ArrayData, split_validation
+from deepglass.training.compile_utils import CompiledLoss, CompiledMetrics, LossTracker, flatten_targets
+from deepglass.utils import tree
+
+
+class Trainer:
+    """Mixed into `Model`: everything between `compile` and `predict`."""
+
+    def _init_trainer(self):
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.stop_training = False
+        self.history = None
+        self._compiled_loss = None
+        self._compiled_metrics = None
+        self._loss_trackers = []
+        self._prepared = False
+
+    # ----------------------------------------------------------------------------------------------------- compile
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+        """Configure training: the optimizer, the loss (per output if several) and the metrics to report.
+
+        Arguments:
+            optimizer: a name (`"adam"`, `"sgd"`, `"rmsprop"`, ...) or an optimizer instance.
+            loss: a name (`"mse"`, `"sparse_categorical_crossentropy"`, ...), a Loss, a function
+                `loss(y_true, y_pred)`, or a list / dict of them for a model with several outputs.
+            loss_weights: weights of the per-output losses in the total.
+            metrics: names or Metric objects (a list, or per output a list of lists / a dict).
+            weighted_metrics: metrics that take `sample_weight` and `class_weight` into account.
+            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for Keras compatibility;
+                deepglass always runs eagerly, one step at a time, which is its fast path on PyTorch.
+        """
+        if jit_compile is True:
+            warnings.warn("jit_compile=True is ignored: deepglass runs PyTorch eagerly.", stacklevel=2)
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = loss
+        output_names = self._output_names()
+        self._compiled_loss = CompiledLoss(loss, loss_weights, output_names)
+        self._compiled_metrics = CompiledMetrics(metrics, weighted_metrics, output_names)
+        self._loss_trackers = [LossTracker("loss")]
+        if len(output_names) > 1:
+            self._loss_trackers += [LossTracker(f"{name}_loss") for name in output_names]
+        self.compiled = True
+        self._prepared = False
+        self._compile_args = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
+                              "metrics": metrics, "weighted_metrics": weighted_metrics}
+
+    def _output_names(self):
+        outputs = getattr(self, "outputs", None)
+        if outputs and len(outputs) > 1:
+            return self.output_names
+        return ["output"]
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(f'You must call compile() before {what}() on model "{self.name}", e.g. '
+                               "model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', "
+                               "metrics=['accuracy']).")
+
+    @property
+    def metrics(self):
+        """The loss trackers and compiled metrics, in the order their results are reported."""
+        compiled = [m for m, _, _ in self._compiled_metrics.metrics] if self._compiled_metrics and \
+            self._compiled_metrics.built else []
+        return list(self._loss_trackers) + compiled
+
+    @property
+    def metrics_names(self):
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self):
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def _metric_results(self):
+        """The current metric values as tensors (no host synchronisation)."""
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    # --------------------------------------------------------------------------------------------------------- fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+        """Train for `epochs` passes over `(x, y)` with mini-batches of `batch_size` (32 by default).
+
+        Returns a `History` whose `history` dict holds the loss and metrics per epoch, with `val_` entries when
+        there is validation data (`validation_split`: the last fraction of the samples, or `validation_data`).
+        """
+        self._require_compiled("fit")
+        verbose = _resolve_verbose(verbose)
+        if validation_split and validation_data is not None:
+            validation_split = 0.0
+        if validation_split:
+            (x, y, sample_weight), validation_data = split_validation((x, y, sample_weight), validation_split)
+        device = self._device()
+        train = ArrayData(x, y, sample_weight, batch_size or 32, shuffle, class_weight, device)
+        if train.y is None:
+            raise ValueError("fit() needs targets y for the loss; got y=None.")
+        val = self._validation_data(validation_data, validation_batch_size or batch_size or 32, device)
+        self._prepare(train)
+        steps = steps_per_epoch or train.steps
+        callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                                     verbose=verbose, epochs=epochs, steps=steps)
+        batch_hooks = callback_list.needs_batch_hooks("train")
+        self.stop_training = False
+        train_kwargs = self._mode_kwargs(True)
+        callback_list.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            callback_list.on_epoch_begin(epoch)
+            self.train(True)
+            for step, (xb, yb, swb) in enumerate(train.batches(steps_per_epoch)):
+                if batch_hooks:
+                    callback_list.on_train_batch_begin(step)
+                self._train_step(xb, yb, swb, train_kwargs)
+                if batch_hooks:
+                    callback_list.on_train_batch_end(step, LazyLogs(self._metric_results))
+                if self.stop_training:
+                    break
+            self.train(False)
+            logs = self._read_logs()
+            if val is not None and _validation_due(epoch, validation_freq):
+                val_logs = self._run_evaluation(val, callback_list, validation_steps)
+                logs.update({f"val_{name}": value for name, value in val_logs.items()})
+            callback_list.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        callback_list.on_train_end(logs)
+        return self.history
+
+    def _train_step(self, x, y, sample_weight, call_kwargs):
+        y_pred = self(x, **call_kwargs)
+        loss, parts = self._compiled_loss(y, y_pred, sample_weight)
+        loss = self._add_penalties(loss)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        if self._constrained:
+            self.apply_constraints()
+        self._update_metrics(loss, parts, y, y_pred, sample_weight)
+
+    def _add_penalties(self, loss):
+        """The loss plus weight regularisation and the losses layers added during the forward pass."""
+        for layer, name, regularizer in self._penalties_in_use:
+            loss = loss + regularizer(getattr(layer, name))
+        for layer in self._loss_layers:
+            for added in layer._losses:
+                loss = loss + added
+        return loss
+
+    @torch.no_grad()
+    def _update_metrics(self, loss, parts, y, y_pred, sample_weight):
+        batch_size = len(tree.flatten(y_pred)[0])
+        self._loss_trackers[0].update(loss, batch_size)
+        for tracker, part in zip(self._loss_trackers[1:], parts):
+            if part is not None:
+                tracker.update(part, batch_size)
+        self._compiled_metrics.update(y, tree.map_structure(torch.Tensor.detach, y_pred), sample_weight)
+
+    def _read_logs(self):
+        """Epoch-end values as Python floats, sorted by name as Keras reports them (one synchronisation)."""
+        results = self._metric_results()
+        return {name: float(results[name]) for name in sorted(results)}
+
+    # ----------------------------------------------------------------------------------------- checks before a run
+    def _device(self):
+        device = config.device()
+        first = next(iter(self.parameters()), None)
+        if first is not None and first.device != device:
+            self.to(device)
+        return device
+
+    def _prepare(self, data):
+        """Check shapes and labels on two samples, build what is lazy, and gather what each step needs."""
+        x_small, y_small, _ = data.first_batch()
+        y_pred = self._checked_forward(x_small)
+        nans = data.count_nans()
+        if nans:
+            warnings.warn(f"The input data holds {nans} NaN values; the loss will be NaN wherever they reach it. "
+                          "Replace or drop them (e.g. np.nan_to_num) before training.", stacklevel=3)
+        if y_small is not None:
+            y_small = flatten_targets(y_small, len(tree.flatten(y_pred)), self._compiled_loss.output_names)
+            self._compiled_loss.validate_targets(y_small, y_pred)
+            if not self._compiled_metrics.built:
+                self._compiled_metrics.build(y_small, y_pred)
+        if not self._prepared:
+            self.optimizer.build(self.trainable_weights)
+            self._collect_step_extras()
+            self._prepared = True
+        data.y = None if data.y is None else flatten_targets(data.y, len(tree.flatten(y_pred)),
+                                                             self._compiled_loss.output_names)
+
+    def _checked_forward(self, x_small):
+        self.train(False)
+        with torch.no_grad(), checked_calls():
+            return self(x_small, **self._mode_kwargs(False))
+
+    def _collect_step_extras(self):
+        from deepglass.layers.layer import Layer
+        layers = [m for m in self.modules() if isinstance(m, Layer)]
+        self._penalties_in_use = [(layer, name, penalty) for layer in layers for name, penalty in layer._penalties]
+        self._loss_layers = [layer for layer in layers if layer._uses_add_loss or layer.activity_regularizer]
+        self._constrained = any(layer._constraints for layer in layers)
+
+    def _mode_kwargs(self, training):
+        if not hasattr(self, "_call_takes_training"):
+            self._call_takes_training = "training" in inspect.signature(self.call).parameters
+        return {"training": training} if self._call_takes_training else {}
+
+    def _validation_data(self, validation_data, batch_size, device):
+        if validation_data is None:
+            return None
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight); "
+                             f"got {type(validation_data).__name__}.")
+        return ArrayData(*validation_data, batch_size=batch_size, device=device)
+
+    # ---------------------------------------------------------------------------------------------------- evaluate
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """The loss and metrics on `(x, y)`: a scalar (loss only), a list in `metrics_names` order, or a dict."""
+        self._require_compiled("evaluate")
+        data = ArrayData(x, y, sample_weight, batch_size or 32, device=self._device())
+        if data.y is None:
+            raise ValueError("evaluate() needs targets y; got y=None.")
+        self._prepare(data)
+        callback_list = CallbackList(callbacks, add_progbar=_resolve_verbose(verbose) != 0, model=self,
+                                     verbose=_resolve_verbose(verbose), epochs=1, steps=steps or data.steps)
+        logs = self._run_evaluation(data, callback_list, steps)
+        if return_dict:
+            return logs
+        values = [logs[name] for name in self.metrics_names]
+        return values[0] if len(values) == 1 else values
+
+    def _run_evaluation(self, data, callback_list, steps=None):
+        """Loss and metrics over `data` (the metrics are reset first; fit reads its own before validating)."""
+        self.reset_metrics()
+        batch_hooks = callback_list.needs_batch_hooks("test")
+        callback_list.on_test_begin()
+        call_kwargs = self._mode_kwargs(False)
+        self.train(False)
+        for step, (xb, yb, swb) in enumerate(data.batches(steps)):
+            if batch_hooks:
+                callback_list.on_test_batch_begin(step)
+            with torch.inference_mode():
+                y_pred = self(xb, **call_kwargs)
+                loss, parts = self._compiled_loss(yb, y_pred, swb)
+                loss = self._add_penalties(loss)
+            self._update_metrics(loss, parts, yb, y_pred, swb)
+            if batch_hooks:
+                callback_list.on_test_batch_end(step, LazyLogs(self._metric_results))
+        logs = self._read_logs()
+        callback_list.on_test_end(logs)
+        return logs
+
+    # ----------------------------------------------------------------------------------------------------- predict
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The model's outputs for `x` as NumPy arrays (a list or dict of them for several outputs)."""
+        data = ArrayData(x, batch_size=batch_size or 32, device=self._device())
+        self._checked_forward(data.first_batch()[0])
+        verbose = _resolve_verbose(verbose)
+        callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
+                                     steps=steps or data.steps)
+        batch_hooks = callback_list.needs_batch_hooks("predict")
+        call_kwargs = self._mode_kwargs(False)
+        chunks = []
+        callback_list.on_predict_begin()
+        with torch.inference_mode():
+            for step, (xb, _, _) in enumerate(data.batches(steps)):
+                if batch_hooks:
+                    callback_list.on_predict_batch_begin(step)
+                outputs = self(xb, **call_kwargs)
+                chunks.append(outputs)
+                if batch_hooks:
+                    callback_list.on_predict_batch_end(step, {"outputs": outputs})
+        callback_list.on_predict_end()
+        flat = [torch.cat(parts).cpu().numpy() for parts in zip(*[tree.flatten(c) for c in chunks])]
+        return tree.pack_like(chunks[0], flat)
+
+    # --------------------------------------------------------------------------------------------- one-batch forms
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch; returns the running loss and metrics (as `evaluate` does)."""
+        self._require_compiled("train_on_batch")
+        data = ArrayData(x, y, sample_weight, batch_size=len(tree.flatten(x)[0]), class_weight=class_weight,
+                         device=self._device())
+        self._prepare(data)
+        self.train(True)
+        xb, yb, swb = next(data.epoch())
+        self._train_step(xb, yb, swb, self._mode_kwargs(True))
+        self.train(False)
+        return self._batch_result(return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """The loss and metrics on one batch, without training."""
+        self._require_compiled("test_on_batch")
+        data = ArrayData(x, y, sample_weight, batch_size=len(tree.flatten(x)[0]), device=self._device())
+        self._prepare(data)
+        self._run_evaluation(data, CallbackList(None, model=self))
+        return self._batch_result(return_dict)
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch as NumPy arrays."""
+        return self.predict(x, batch_size=len(tree.flatten(x)[0]), verbose=0)
+
+    def _batch_result(self, return_dict):
+        logs = self._read_logs()
+        if return_dict:
+            return logs
+        values = [logs[name] for name in self.metrics_names]
+        return values[0] if len(values) == 1 else values
+
+
+class LazyLogs(collections.abc.Mapping):
+    """Batch-level logs whose values are read from the device only when a callback looks at them."""
+
+    def __init__(self, compute):
+        self._compute = compute
+        self._values = None
+
+    def _read(self):
+        if self._values is None:
+            self._values = {name: float(value) for name, value in sorted(self._compute().items())}
+        return self._values
+
+    def __getitem__(self, key):
+        return self._read()[key]
+
+    def __iter__(self):
+        return iter(self._read())
+
+    def __len__(self):
+        return len(self._read())
+
+
+def _resolve_verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto'; got {verbose!r}.")
+    return verbose
+
+
+def _validation_due(epoch, frequency):
+    if isinstance(frequency, int):
+        return (epoch + 1) % frequency == 0
+    return epoch + 1 in frequency
+
+
