@@ -191,8 +191,9 @@ class Layer(nn.Module):
         return self._inbound_nodes[0]
 
     def _input_hint(self, shape, spec):
-        """A fix to suggest when `shape` does not satisfy `spec`; layers override it with what they know."""
-        return "."
+        """A fix to suggest when `shape` does not satisfy `spec` (`"; add Flatten() before it"`); layers override
+        it with what they know."""
+        return ""
 
     # ----------------------------------------------------------------------------------------------------- weights
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None,

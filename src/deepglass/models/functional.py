@@ -2,6 +2,7 @@
 import inspect
 
 from deepglass.layers.core import InputLayer
+from deepglass.layers.input_spec import check_model_input
 from deepglass.layers.layer import _checking
 from deepglass.layers.symbolic import KerasTensor
 from deepglass.models.model import Model
@@ -106,14 +107,8 @@ class Functional(Model):
 
     def _check_inputs(self, values):
         for tensor, value in zip(self.inputs, values):
-            shape = tuple(value.shape)
-            expected = tensor.shape
-            if len(shape) != len(expected) or any(e is not None and e != g for e, g in zip(expected, shape)):
-                hint = ""
-                if len(shape) > len(expected) == 2:
-                    hint = "; flatten the samples or add a Flatten() layer"
-                raise ValueError(f'Model "{self.name}" expects input "{tensor._keras_history[0].name}" of shape '
-                                 f"{expected}, got shape {shape}{hint}.")
+            who = f'Model "{self.name}" (input "{tensor._keras_history[0].name}")'
+            check_model_input(who, tensor.shape, value.shape)
 
     def compute_output_spec(self, *args, **kwargs):
         return tree.map_structure(lambda t: KerasTensor(t.shape, t.dtype), self._output_structure)

@@ -4,6 +4,7 @@ import inspect
 from torch import nn
 
 from deepglass.layers.core import Input, InputLayer
+from deepglass.layers.input_spec import check_model_input
 from deepglass.layers.layer import Layer, _checking
 from deepglass.layers.symbolic import KerasTensor
 from deepglass.layers.torch_wrapper import TorchModuleWrapper
@@ -34,7 +35,7 @@ class Sequential(Model):
         for layer in layers or []:
             self.add(layer)
 
-    def add(self, layer, rebuild=True):
+    def add(self, layer):
         """Append a layer (or an `Input`) to the stack."""
         if isinstance(layer, KerasTensor) and isinstance(layer._keras_history[0], InputLayer):
             layer = layer._keras_history[0]
@@ -94,13 +95,13 @@ class Sequential(Model):
             if input_shape is None:
                 raise ValueError(f'Sequential "{self.name}" needs an input shape to build; add an Input first or '
                                  "call build((None, ...)).")
-            self.add(Input(batch_shape=(None,) + tuple(input_shape[1:])))
+            self._input_tensor = Input(batch_shape=(None,) + tuple(input_shape[1:]))
             self._outputs = self._rebuild_outputs() if self._stack else None
         self.built = True
 
     def call(self, inputs, training=None):
         if _checking[0] and self._input_tensor is not None:
-            _check_shape(self, self._input_tensor.shape, tuple(inputs.shape))
+            check_model_input(f'Sequential "{self.name}"', self._input_tensor.shape, inputs.shape)
         x = inputs
         if training is None:
             for layer in self._stack:
@@ -156,9 +157,3 @@ class Sequential(Model):
         for entry in config["layers"]:
             model.add(layers.deserialize(entry))
         return model
-
-
-def _check_shape(model, expected, given):
-    if len(given) != len(expected) or any(e is not None and e != g for e, g in zip(expected, given)):
-        hint = "; add a Flatten() layer or reshape the data" if len(given) > len(expected) == 2 else ""
-        raise ValueError(f'Sequential "{model.name}" expects input of shape {expected}, got shape {given}{hint}.')

@@ -93,9 +93,9 @@ class ArrayData:
         """The number of NaN values in x (one host synchronisation; called once before training)."""
         return int(sum(torch.isnan(a).sum() for a in tree.flatten(self.x) if a.is_floating_point()))
 
-    def first_batch(self, size=2):
-        """A few samples for checking shapes and labels before training."""
-        return self._take(slice(0, min(size, self.num_samples)))
+    def first_batch(self):
+        """The first batch, for checking shapes and labels before training."""
+        return self._take(slice(0, min(self.batch_size, self.num_samples)))
 
     def _take(self, index):
         take = lambda a: None if a is None else a[index]  # noqa: E731

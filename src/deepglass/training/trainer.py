@@ -110,10 +110,11 @@ class Trainer:
         if validation_split:
             (x, y, sample_weight), validation_data = split_validation((x, y, sample_weight), validation_split)
         device = self._device()
-        train = ArrayData(x, y, sample_weight, batch_size or 32, shuffle, class_weight, device)
+        batch_size = 32 if batch_size is None else batch_size
+        train = ArrayData(x, y, sample_weight, batch_size, shuffle, class_weight, device)
         if train.y is None:
             raise ValueError("fit() needs targets y for the loss; got y=None.")
-        val = self._validation_data(validation_data, validation_batch_size or batch_size or 32, device)
+        val = self._validation_data(validation_data, validation_batch_size or batch_size, device)
         self._prepare(train)
         steps = steps_per_epoch or train.steps
         callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
@@ -238,7 +239,7 @@ class Trainer:
                  callbacks=None, return_dict=False):
         """The loss and metrics on `(x, y)`: a scalar (loss only), a list in `metrics_names` order, or a dict."""
         self._require_compiled("evaluate")
-        data = ArrayData(x, y, sample_weight, batch_size or 32, device=self._device())
+        data = ArrayData(x, y, sample_weight, 32 if batch_size is None else batch_size, device=self._device())
         if data.y is None:
             raise ValueError("evaluate() needs targets y; got y=None.")
         self._prepare(data)
@@ -274,7 +275,7 @@ class Trainer:
     # ----------------------------------------------------------------------------------------------------- predict
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for `x` as NumPy arrays (a list or dict of them for several outputs)."""
-        data = ArrayData(x, batch_size=batch_size or 32, device=self._device())
+        data = ArrayData(x, batch_size=32 if batch_size is None else batch_size, device=self._device())
         self._checked_forward(data.first_batch()[0])
         verbose = _resolve_verbose(verbose)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,

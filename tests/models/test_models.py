@@ -1,0 +1,156 @@
+"""Sequential, functional and subclassed models: structure, weights and outputs, checked against Keras."""
+import numpy as np
+import pytest
+import torch
+
+import deepglass
+from deepglass import layers
+from tests.layer_conformance import keras_or_none
+
+keras = keras_or_none()
+needs_keras = pytest.mark.skipif(keras is None, reason="the Keras oracle is not installed")
+
+
+def mlp(lib):
+    return lib.Sequential([lib.Input((784,)), lib.layers.Dense(512, activation="relu", name="hidden"),
+                           lib.layers.Dropout(0.2, name="drop"), lib.layers.Dense(10, activation="softmax",
+                                                                                   name="out")])
+
+
+def two_branch(lib):
+    inputs = lib.Input((8,), name="features")
+    a = lib.layers.Dense(4, activation="relu", name="a")(inputs)
+    b = lib.layers.Dense(3, name="b")(inputs)
+    head = lib.layers.Dense(2, name="head")(a)
+    return lib.Model(inputs, [head, b], name="branchy")
+
+
+def nested(lib):
+    block = lib.Sequential([lib.Input((6,)), lib.layers.Dense(5, name="inner")], name="block")
+    inputs = lib.Input((6,), name="x")
+    return lib.Model(inputs, lib.layers.Dense(2, name="outer")(block(inputs)), name="nested")
+
+
+@needs_keras
+@pytest.mark.parametrize("build", [mlp, two_branch, nested])
+def test_same_structure_weights_and_outputs_as_keras(build):
+    mine, theirs = build(deepglass), build(keras)
+    assert [layer.name for layer in mine.layers] == [layer.name for layer in theirs.layers]
+    assert mine.count_params() == theirs.count_params()
+    assert [w.shape for w in mine.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
+    theirs.set_weights(mine.get_weights())
+    x = np.random.default_rng(1).standard_normal((5,) + tuple(mine.inputs[0].shape[1:])).astype("float32")
+    ours = mine.predict(x, verbose=0)
+    expected = theirs.predict(x, verbose=0)
+    for a, b in zip(ours if isinstance(ours, list) else [ours], expected if isinstance(expected, list) else [expected]):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_sequential_add_pop_and_legacy_input_shape():
+    model = deepglass.Sequential()
+    model.add(layers.Dense(8, input_shape=(4,)))
+    model.add(layers.Dense(2))
+    assert model.output_shape == (None, 2) and model.built
+    popped = model.pop()
+    assert popped.units == 2 and model.output_shape == (None, 8)
+    assert [type(layer).__name__ for layer in model.layers] == ["Dense"]
+
+
+def test_deferred_sequential_builds_on_first_call():
+    model = deepglass.Sequential([layers.Dense(3), layers.Dense(1)])
+    assert not model.built
+    model(torch.ones(2, 5))
+    assert model.built and model.input_shape == (None, 5) and model.count_params() == 5 * 3 + 3 + 4
+
+
+def test_sequential_wraps_plain_torch_modules():
+    model = deepglass.Sequential([deepglass.Input((4,)), torch.nn.Linear(4, 2)])
+    assert isinstance(model.layers[0], layers.TorchModuleWrapper)
+    assert model.output_shape == (None, 2) and model.count_params() == 10
+
+
+def test_shared_layer_is_called_twice_with_one_set_of_weights():
+    shared = layers.Dense(3, name="shared")
+    left, right = deepglass.Input((4,)), deepglass.Input((4,))
+    model = deepglass.Model([left, right], [shared(left), shared(right)])
+    assert model.count_params() == 15
+    a, b = torch.ones(2, 4), torch.zeros(2, 4)
+    out_a, out_b = model([a, b])
+    assert torch.allclose(out_a, shared(a)) and torch.allclose(out_b, shared(b))
+
+
+def test_dict_inputs_by_name():
+    first, second = deepglass.Input((2,), name="first"), deepglass.Input((3,), name="second")
+    joined = layers.Lambda(lambda xs: torch.cat(xs, dim=-1))([first, second])
+    model = deepglass.Model({"first": first, "second": second}, layers.Dense(1, name="sum")(joined))
+    out = model({"second": torch.ones(4, 3), "first": torch.ones(4, 2)})
+    assert out.shape == (4, 1)
+
+
+def test_graph_disconnected_error_names_the_missing_input():
+    a, b = deepglass.Input((2,), name="a"), deepglass.Input((2,), name="b")
+    out = layers.Lambda(lambda xs: xs[0] + xs[1])([a, b])
+    with pytest.raises(ValueError, match="Graph disconnected.*'b'"):
+        deepglass.Model(a, out)
+
+
+def test_duplicate_layer_names_are_refused():
+    inputs = deepglass.Input((2,))
+    x = layers.Dense(2, name="same")(inputs)
+    with pytest.raises(ValueError, match="unique"):
+        deepglass.Model(inputs, layers.Dense(2, name="same")(x))
+
+
+def test_subclassed_model_trains_and_lists_its_layers():
+    class TwoLayer(deepglass.Model):
+        def __init__(self):
+            super().__init__(name="two_layer")
+            self.hidden = layers.Dense(8, activation="relu")
+            self.drop = layers.Dropout(0.5)
+            self.out = layers.Dense(1)
+
+        def call(self, inputs, training=False):
+            return self.out(self.drop(self.hidden(inputs), training=training))
+
+    model = TwoLayer()
+    model.build((None, 3))
+    assert [layer.name for layer in model.layers] == ["dense", "dropout", "dense_1"]
+    assert model.count_params() == 3 * 8 + 8 + 9
+    x = np.random.default_rng(0).standard_normal((64, 3)).astype("float32")
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(x, x.sum(axis=1, keepdims=True), epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_model_weights_properties_and_get_layer():
+    model = mlp(deepglass)
+    assert model.get_layer("hidden") is model.layers[0] and model.get_layer(index=-1).name == "out"
+    with pytest.raises(ValueError, match="no layer named 'missing'"):
+        model.get_layer("missing")
+    assert len(model.weights) == 4 and len(model.trainable_weights) == 4
+    model.get_layer("hidden").trainable = False
+    assert len(model.trainable_weights) == 2 and len(model.non_trainable_weights) == 2
+    assert set(model.state_dict()) == {"hidden.kernel", "hidden.bias", "out.kernel", "out.bias"}
+
+
+def test_functional_model_as_torch_module_in_a_plain_loop():
+    model = two_branch(deepglass)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(16, 8)
+    model.train()
+    first = None
+    for _ in range(20):
+        head, _ = model(x)
+        loss = (head - 1).square().mean()
+        first = first if first is not None else loss.item()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < first
+
+
+def test_explicit_training_argument_in_the_graph_overrides_inference_mode():
+    inputs = deepglass.Input((1000,))
+    model = deepglass.Model(inputs, layers.Dropout(0.5)(inputs, training=True))  # Monte-Carlo dropout
+    out = model.predict(np.ones((1, 1000), dtype="float32"), verbose=0)
+    assert 0.3 < (out == 0).mean() < 0.7

@@ -1,0 +1,225 @@
+"""fit / evaluate / predict: results against a hand-written PyTorch loop and Keras's documented behaviour."""
+import numpy as np
+import pytest
+import torch
+
+import deepglass
+from deepglass import layers
+
+
+def data(n=96, features=5, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, features)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64") + (x[:, 1] > 0.5)
+    return x, np.minimum(y, classes - 1)
+
+
+def small_model(classes=3):
+    return deepglass.Sequential([deepglass.Input((5,)), layers.Dense(8, activation="tanh"),
+                                 layers.Dense(classes, activation="softmax")])
+
+
+def test_fit_equals_a_plain_torch_sgd_loop():
+    x, y = data()
+    model = small_model()
+    initial = model.get_weights()
+    model.compile(optimizer=deepglass.optimizers.SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+
+    w1, b1, w2, b2 = [torch.tensor(w, requires_grad=True) for w in initial]
+    losses = []
+    for _ in range(2):
+        epoch_losses = []
+        for start in range(0, len(x), 32):
+            xb, yb = torch.from_numpy(x[start:start + 32]), torch.from_numpy(y[start:start + 32])
+            probs = torch.softmax(torch.tanh(xb @ w1 + b1) @ w2 + b2, dim=-1)
+            loss = -torch.log(probs.clamp(1e-7, 1 - 1e-7)[torch.arange(len(yb)), yb]).mean()
+            loss.backward()
+            with torch.no_grad():
+                for w in (w1, b1, w2, b2):
+                    w -= 0.1 * w.grad
+                    w.grad = None
+            epoch_losses.append(loss.item())
+        losses.append(np.mean(epoch_losses))
+    for mine, expected in zip(model.get_weights(), (w1, b1, w2, b2)):
+        np.testing.assert_allclose(mine, expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(history.history["loss"], losses, rtol=1e-5)
+
+
+def test_history_holds_loss_metrics_and_validation_entries():
+    x, y = data()
+    model = small_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=3, validation_split=0.25, verbose=0)
+    assert list(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert all(len(values) == 3 for values in history.history.values())
+    assert history.epoch == [0, 1, 2] and model.history is history
+
+
+def test_validation_split_uses_the_last_samples_like_keras():
+    x, y = data(n=40)
+    model = small_model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=1, validation_split=0.25, verbose=0, shuffle=False)
+    expected = model.evaluate(x[30:], y[30:], verbose=0, return_dict=True)
+    np.testing.assert_allclose(history.history["val_loss"][0], expected["loss"], rtol=1e-6)
+    np.testing.assert_allclose(history.history["val_accuracy"][0], expected["accuracy"], rtol=1e-6)
+
+
+def test_same_seed_gives_identical_weights():
+    x, y = data()
+
+    def run():
+        deepglass.clear_session()
+        deepglass.config.set_random_seed(42)
+        model = small_model()
+        model.layers[0].rate = None
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+        return model.get_weights()
+
+    for a, b in zip(run(), run()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_evaluate_returns_scalar_list_or_dict():
+    x, y = data()
+    model = small_model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    assert isinstance(model.evaluate(x, y, verbose=0), float)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy", "sparse_categorical_crossentropy"])
+    values = model.evaluate(x, y, verbose=0)
+    assert isinstance(values, list) and len(values) == 3
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert list(logs) == ["accuracy", "loss", "sparse_categorical_crossentropy"]
+    probs = model.predict(x, verbose=0)
+    manual = -np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1)).mean()
+    np.testing.assert_allclose(logs["loss"], manual, rtol=1e-5)
+    np.testing.assert_allclose(logs["accuracy"], (probs.argmax(1) == y).mean(), rtol=1e-6)
+
+
+def test_predict_returns_numpy_in_batches_equal_to_one_call():
+    x, _ = data(n=70)
+    model = small_model()
+    out = model.predict(x, batch_size=16, verbose=0)
+    assert isinstance(out, np.ndarray) and out.shape == (70, 3)
+    np.testing.assert_allclose(out, model(torch.from_numpy(x)).detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(model.predict_on_batch(x[:4]), out[:4], atol=1e-6)
+
+
+def test_sample_weight_and_class_weight_scale_the_loss():
+    x, y = data()
+    model = small_model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    plain = model.evaluate(x, y, verbose=0)
+    doubled = model.evaluate(x, y, sample_weight=np.full(len(y), 2.0), verbose=0)
+    np.testing.assert_allclose(doubled, 2 * plain, rtol=1e-5)
+    model.fit(x, y, class_weight={0: 1.0, 1: 1.0, 2: 1.0}, epochs=1, verbose=0)  # accepted for every class
+
+
+def test_class_weight_equals_the_matching_sample_weight():
+    x, y = data()
+    weights = {0: 0.5, 1: 2.0, 2: 1.0}
+
+    def train(**kwargs):
+        deepglass.clear_session()
+        deepglass.config.set_random_seed(1)
+        model = small_model()
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, epochs=1, shuffle=False, verbose=0, **kwargs)
+        return model.get_weights()
+
+    by_class = train(class_weight=weights)
+    by_sample = train(sample_weight=np.array([weights[int(c)] for c in y]))
+    for a, b in zip(by_class, by_sample):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_initial_epoch_steps_per_epoch_and_validation_freq():
+    x, y = data()
+    model = small_model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, epochs=5, initial_epoch=2, steps_per_epoch=2, batch_size=8,
+                        validation_data=(x, y), validation_freq=3, verbose=0)
+    assert history.epoch == [2, 3, 4]
+    assert len(history.history["loss"]) == 3 and len(history.history["val_loss"]) == 1
+    assert model.optimizer.iterations == 6
+
+
+def test_train_and_test_on_batch():
+    x, y = data()
+    model = small_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss, accuracy = model.train_on_batch(x[:32], y[:32])
+    assert model.optimizer.iterations == 1 and 0 <= accuracy <= 1
+    logs = model.test_on_batch(x[:32], y[:32], return_dict=True)
+    assert set(logs) == {"loss", "accuracy"}
+
+
+def test_multi_output_losses_weights_and_named_metrics():
+    inputs = deepglass.Input((5,))
+    hidden = layers.Dense(8, activation="relu")(inputs)
+    cls = layers.Dense(3, activation="softmax", name="cls")(hidden)
+    reg = layers.Dense(1, name="reg")(hidden)
+    model = deepglass.Model(inputs, [cls, reg])
+    model.compile(optimizer="adam", loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
+                  loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"]})
+    x, y = data()
+    target = x[:, :1]
+    logs = model.evaluate(x, {"cls": y, "reg": target}, verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "cls_loss", "reg_loss", "cls_accuracy"}
+    np.testing.assert_allclose(logs["loss"], logs["cls_loss"] + 0.5 * logs["reg_loss"], rtol=1e-5)
+    history = model.fit(x, [y, target], epochs=2, verbose=0)
+    assert history.history["loss"][1] < history.history["loss"][0]
+
+
+def test_regularization_penalty_is_part_of_the_reported_loss():
+    x, y = data()
+    model = deepglass.Sequential([deepglass.Input((5,)), layers.Dense(3, activation="softmax",
+                                                                       kernel_regularizer=deepglass.regularizers.L2(1.0))])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with_penalty = model.evaluate(x, y, verbose=0)
+    probs = model.predict(x, verbose=0)
+    data_loss = -np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1)).mean()
+    penalty = (model.get_weights()[0] ** 2).sum()
+    np.testing.assert_allclose(with_penalty, data_loss + penalty, rtol=1e-5)
+
+
+def test_constraints_hold_after_every_step():
+    x, y = data()
+    model = deepglass.Sequential([deepglass.Input((5,)), layers.Dense(3, activation="softmax",
+                                                                       kernel_constraint=deepglass.constraints.NonNeg())])
+    model.compile(optimizer=deepglass.optimizers.SGD(learning_rate=1.0), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, verbose=0)
+    assert (model.get_weights()[0] >= 0).all()
+
+
+def test_progress_output_is_one_line_per_epoch_when_not_a_terminal(capsys):
+    x, y = data()
+    model = small_model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=2, batch_size=32, verbose=1)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2"
+    assert lines[1].startswith("3/3") and "accuracy:" in lines[1] and "loss:" in lines[1] and "\r" not in lines[1]
+
+
+def test_fit_leaves_the_model_in_inference_mode():
+    x, y = data()
+    model = small_model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    assert not model.training and not any(m.training for m in model.modules())
+
+
+def test_stop_training_from_a_callback():
+    class StopAfterTwoBatches(deepglass.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                self.model.stop_training = True
+
+    x, y = data()
+    model = small_model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, epochs=5, batch_size=8, callbacks=[StopAfterTwoBatches()], verbose=0)
+    assert model.optimizer.iterations == 2 and len(history.epoch) == 1
