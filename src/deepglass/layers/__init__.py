@@ -1,13 +1,24 @@
 """Layers: the building blocks of models. Every layer is a `torch.nn.Module`."""
+from deepglass.layers.convolutional import Conv1D, Conv2D, Conv3D, Convolution1D, Convolution2D, Convolution3D
 from deepglass.layers.core import Activation, Dense, Dropout, Identity, Input, InputLayer
 from deepglass.layers.input_spec import InputSpec
 from deepglass.layers.lambda_layer import Lambda
 from deepglass.layers.layer import Layer
+from deepglass.layers.pooling import (
+    AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D, AvgPool3D, GlobalAveragePooling1D,
+    GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D,
+    GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D, GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D,
+    MaxPool1D, MaxPool2D, MaxPool3D, MaxPooling1D, MaxPooling2D, MaxPooling3D,
+)
 from deepglass.layers.reshaping import Flatten, Permute, Reshape
 from deepglass.layers.torch_wrapper import TorchModuleWrapper
 from deepglass.serialization import Registry
 
 _LAYER_CLASSES = [Activation, Dense, Dropout, Flatten, Identity, InputLayer, Lambda, Permute, Reshape]
+_LAYER_CLASSES += [Conv1D, Conv2D, Conv3D, Convolution1D, Convolution2D, Convolution3D]
+_LAYER_CLASSES += [MaxPooling1D, MaxPooling2D, MaxPooling3D, AveragePooling1D, AveragePooling2D, AveragePooling3D]
+_LAYER_CLASSES += [GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, GlobalAveragePooling1D,
+                   GlobalAveragePooling2D, GlobalAveragePooling3D]
 _registry = Registry("layer", _LAYER_CLASSES)
 
 

@@ -3,9 +3,9 @@
 Helpers shared with the pooling layers (argument checks, Keras's "same" padding, input-shape messages) live here too.
 """
 import numbers
+import sys
 import warnings
 
-import torch
 import torch.nn.functional as F
 
 from deepglass import activations, config, constraints, initializers, naming, regularizers
@@ -15,14 +15,12 @@ from deepglass.layers.layer import Layer
 from deepglass.layers.legacy import rename_legacy_kwargs
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-# The memory format in which an (N, *spatial, C) tensor, moved to torch's (N, C, *spatial), is already contiguous.
-CHANNELS_LAST_FORMAT = {2: torch.channels_last, 3: torch.channels_last_3d}
 _SPATIAL_AXES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 _LEGACY_FORMATS = {"th": "channels_first", "tf": "channels_last", "default": None}
 _LEGACY_CONV = {"nb_filter": "filters", "init": "kernel_initializer", "border_mode": "padding", "subsample": "strides",
-                "dim_ordering": "data_format", "W_regularizer": "kernel_regularizer",
-                "b_regularizer": "bias_regularizer", "W_constraint": "kernel_constraint",
-                "b_constraint": "bias_constraint", "bias": "use_bias", "atrous_rate": "dilation_rate"}
+                "subsample_length": "strides", "dim_ordering": "data_format", "atrous_rate": "dilation_rate",
+                "W_regularizer": "kernel_regularizer", "b_regularizer": "bias_regularizer",
+                "W_constraint": "kernel_constraint", "b_constraint": "bias_constraint", "bias": "use_bias"}
 # Keras 1 gave the kernel size one keyword per axis.
 _LEGACY_KERNEL_DIMS = {1: ("filter_length",), 2: ("nb_row", "nb_col"), 3: ("kernel_dim1", "kernel_dim2", "kernel_dim3")}
 _warned_positional = set()
@@ -41,7 +39,6 @@ def standardize_tuple(value, n, name):
 
 def standardize_data_format(value):
     """None -> `deepglass.config.image_data_format()`; otherwise `"channels_last"` or `"channels_first"`."""
-    value = _LEGACY_FORMATS.get(value, value)
     if value is None:
         return config.image_data_format()
     return naming.lookup("data_format", value, {"channels_last": "channels_last", "channels_first": "channels_first"})
@@ -52,9 +49,29 @@ def standardize_padding(value, allowed):
     return naming.lookup("padding", value, {name: name for name in allowed})
 
 
-def legacy_data_format(owner, kwargs):
-    """Pop Keras 1's `border_mode`/`dim_ordering` from `kwargs` (warning once) as {"padding": ..., "data_format": ...}."""
-    return rename_legacy_kwargs(owner, kwargs, {"border_mode": "padding", "dim_ordering": "data_format"})
+def from_dim_ordering(value):
+    """Keras 1's `dim_ordering` ("th", "tf", "default") as a `data_format` (None for the configured default)."""
+    return _LEGACY_FORMATS.get(value, value) if isinstance(value, str) else value
+
+
+def rename_legacy(owner, kwargs, table):
+    """`rename_legacy_kwargs`, with its warning attributed to the first caller outside deepglass: these layers are
+    built through several `__init__`s, and a DeprecationWarning only shows when it points at the user's code."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        renamed = rename_legacy_kwargs(owner, kwargs, table)
+    for warning in caught:
+        warnings.warn(warning.message, warning.category, stacklevel=_user_stacklevel())
+    return renamed
+
+
+def _user_stacklevel():
+    """The `stacklevel` that makes a warning raised by this function's caller point at the first frame outside
+    deepglass."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("deepglass."):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def same_padding(size, window, stride):
@@ -69,6 +86,20 @@ def pad_argument(pads):
     return tuple(p for pair in reversed(pads) for p in pair)
 
 
+def to_torch_layout(inputs, channels_last, lift):
+    """Inputs in torch's `(batch, channels, *spatial)` order, as a view: channels-last data keeps its memory (which
+    is then torch's channels-last format) and, with `lift`, 1-D data gains a leading spatial axis of size 1, because
+    torch's 2-D kernels take channels-last memory without a copy and its 1-D ones do not."""
+    x = inputs.unsqueeze(1) if lift else inputs
+    return x.movedim(-1, 1) if channels_last else x
+
+
+def from_torch_layout(outputs, channels_last, lift):
+    """Undo `to_torch_layout` on torch's outputs (a view again)."""
+    y = outputs.movedim(1, -1) if channels_last else outputs
+    return y.squeeze(1) if lift else y
+
+
 def spatial_shape(shape, data_format):
     return tuple(shape[1:-1]) if data_format == "channels_last" else tuple(shape[2:])
 
@@ -77,7 +108,7 @@ def check_rank(layer, shape, rank, data_format):
     """Raise when `shape` is not `rank + 2`-D, naming the layout expected and the likely fix."""
     if len(shape) != rank + 2:
         raise ValueError(f"{_describe(layer)} expects {rank + 2}-D input {layout(rank, data_format)}; got shape "
-                         f"{shape}{rank_hint(layer, shape, rank, data_format)}")
+                         f"{shape}{rank_hint(layer, shape, rank, data_format)}.")
 
 
 def layout(rank, data_format):
@@ -88,18 +119,25 @@ def layout(rank, data_format):
 
 
 def rank_hint(layer, shape, rank, data_format):
-    """The fix for an input of the wrong rank, as the end of an error message."""
+    """The fix for an input of the wrong rank, as the end of an error message (without the full stop).
+
+    One axis short is either one sample without its batch axis (its channels axis then looks like channels: 1, 3
+    or 4) or a batch without a channels axis (`(60000, 28, 28)` for Conv2D).
+    """
     ndim, family = len(shape), type(layer).__name__[:-2]
     if ndim == rank + 1:
         channels_last = data_format == "channels_last"
         if shape[0] is not None and (shape[-1] if channels_last else shape[0]) in (1, 3, 4):
-            return f": add a batch axis or an Input({shape})."  # one sample: its last axis looks like channels
+            return f": add a batch axis or an Input({shape})"
+        if shape[0] is None and channels_last and shape[-1] in (1, 3, 4):  # a sample whose first axis became batch
+            other = f", or use {family}{rank - 1}D for {rank - 1}-D data" if rank > 1 else ""
+            return f": add a batch axis (x[None] for a single sample){other}"
         fixed = shape + (1,) if channels_last else shape[:1] + (1,) + shape[1:]
         return f": add a channels axis ({'x[..., None]' if channels_last else 'x[:, None]'} or a Reshape layer) " \
-               f"to get shape {fixed}."
+               f"to get shape {fixed}"
     if 1 <= ndim - 2 <= 3:
-        return f": use {family}{ndim - 2}D for {ndim - 2}-D data, or reshape the input."
-    return ": reshape the input to that layout, e.g. with a Reshape layer."
+        return f": use {family}{ndim - 2}D for {ndim - 2}-D data, or reshape the input"
+    return ": reshape the input to that layout, e.g. with a Reshape layer"
 
 
 def check_window_fits(layer, shape, data_format, spans, padding, what, argument):
@@ -120,13 +158,13 @@ def output_size(size, span, stride, padding):
 
 
 def channels_hint(shape, spec, data_format):
-    """When the channels check fails on what looks like the other data format, say so (else keep the default '.')."""
-    (axis, channels), = spec.axes.items()
+    """When the channels check fails on what looks like the other data format, say so (else nothing)."""
+    (_, channels), = spec.axes.items()
     other = 1 if data_format == "channels_last" else -1
     if len(shape) == spec.ndim and shape[other] == channels:
         flag = "channels_first" if data_format == "channels_last" else "channels_last"
-        return f"; the input looks {flag.replace('_', '-')}: pass data_format=\"{flag}\" or move its channels axis."
-    return "."
+        return f"; the input looks {flag.replace('_', '-')}: pass data_format=\"{flag}\" or move its channels axis"
+    return ""
 
 
 # ------------------------------------------------------------------------------------------------- the convolutions
@@ -138,8 +176,9 @@ class BaseConv(Layer):
 
     The kernel has Keras's shape `(*kernel_size, in_channels // groups, filters)` in `get_weights()` and torch's
     `(filters, in_channels // groups, *kernel_size)` in `state_dict()`. With channels-last data (the default) the
-    inputs are handed to torch as a permuted view, which *is* a channels-last-format tensor, and the 2-D and 3-D
-    kernels are stored in channels-last memory format too, so torch runs its channels-last kernels with no copy.
+    inputs are handed to torch as a permuted view, which *is* a channels-last-format tensor (1-D data as a 2-D one of
+    height 1), and the kernel is stored with its channels innermost in memory (torch's channels-last format), so
+    torch runs its channels-last kernels with no copy of either.
     """
 
     def __init__(self, rank, filters=None, kernel_size=None, strides=1, padding="valid", data_format=None,
@@ -147,8 +186,8 @@ class BaseConv(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         owner = type(self).__name__
-        legacy = rename_legacy_kwargs(owner, kwargs, _LEGACY_CONV)
-        dims = [rename_legacy_kwargs(owner, kwargs, {name: "kernel_size"}) for name in _LEGACY_KERNEL_DIMS[rank]]
+        legacy = rename_legacy(owner, kwargs, _LEGACY_CONV)
+        dims = [rename_legacy(owner, kwargs, {name: "kernel_size"}) for name in _LEGACY_KERNEL_DIMS[rank]]
         if any(dims):
             if not all(dims):
                 raise TypeError(f"{owner} needs all of {', '.join(_LEGACY_KERNEL_DIMS[rank])} or none; pass "
@@ -157,7 +196,7 @@ class BaseConv(Layer):
         filters = legacy.pop("filters", filters)
         padding = legacy.pop("padding", padding)
         strides = legacy.pop("strides", strides)
-        data_format = legacy.pop("data_format", data_format)
+        data_format = from_dim_ordering(legacy.pop("data_format")) if "data_format" in legacy else data_format
         dilation_rate = legacy.pop("dilation_rate", dilation_rate)
         use_bias = legacy.pop("use_bias", use_bias)
         kernel_initializer = legacy.pop("kernel_initializer", kernel_initializer)
@@ -192,17 +231,25 @@ class BaseConv(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self._channels_last = self.data_format == "channels_last"
-        self._conv = _CONV[rank]
-        self._plan_padding()
+        self._plan_call()
 
-    def _plan_padding(self):
-        """Decide once how `call` pads: torch's own symmetric padding where it suffices, `F.pad` with fixed amounts
-        (causal, or "same" with an even span), or amounts found per call ("same" with strides, which depend on the
-        input size)."""
-        spans = self._spans()
-        self._padding, self._pad, self._same_per_call = (0,) * self.rank, None, False
+    def _plan_call(self):
+        """Decide once what `call` hands torch.
+
+        Channels-last 1-D data runs as a 2-D convolution over a `(batch, 1, steps, channels)` view (see
+        `to_torch_layout`), hence the leading 1s. Padding is torch's own where symmetric amounts suffice, `F.pad`
+        with fixed amounts (causal, or "same" with an even span), or amounts found per call ("same" with strides,
+        where they depend on the input size).
+        """
+        self._lift = self.rank == 1 and self._channels_last
+        lead = (1,) if self._lift else ()
+        self._conv = _CONV[self.rank + len(lead)]
+        self._torch_kernel_size, self._torch_strides, self._torch_dilation = \
+            lead + self.kernel_size, lead + self.strides, lead + self.dilation_rate
+        spans = lead + self._spans()
+        self._padding, self._pad, self._same_per_call = (0,) * len(spans), None, False
         if self.padding == "causal":
-            self._pad = (spans[0] - 1, 0)
+            self._pad = pad_argument([(0, 0)] * len(lead) + [(spans[-1] - 1, 0)])
         elif self.padding == "same" and max(self.strides) > 1:
             self._same_per_call = True
         elif self.padding == "same":
@@ -228,10 +275,11 @@ class BaseConv(Layer):
         self.add_weight(self.kernel_size + (channels // self.groups, self.filters), self.kernel_initializer,
                         regularizer=self.kernel_regularizer, constraint=self.kernel_constraint, name="kernel",
                         layout=(rank + 1, rank) + tuple(range(rank)))
-        if self._channels_last and rank in CHANNELS_LAST_FORMAT:
-            # The stored kernel keeps this format through set_weights, optimizer steps and .to(device) (all keep
-            # strides), so torch never converts it per call.
-            self.kernel.data = self.kernel.data.contiguous(memory_format=CHANNELS_LAST_FORMAT[rank])
+        if self._channels_last:
+            # Channels innermost in memory, as torch wants a kernel for channels-last inputs (for 2-D and 3-D this
+            # is torch.channels_last / channels_last_3d). set_weights, optimizer steps and .to(device) keep strides,
+            # so torch never converts the kernel per call.
+            self.kernel.data = self.kernel.data.movedim(1, -1).contiguous().movedim(-1, 1)
         if self.use_bias:
             self.add_weight((self.filters,), self.bias_initializer, regularizer=self.bias_regularizer,
                             constraint=self.bias_constraint, name="bias")
@@ -253,19 +301,20 @@ class BaseConv(Layer):
         return channels_hint(shape, spec, self.data_format)
 
     def call(self, inputs):
-        x = inputs.movedim(-1, 1) if self._channels_last else inputs  # a view: channels-last memory, NC* shape
+        x = to_torch_layout(inputs, self._channels_last, self._lift)
+        kernel = self.kernel.unsqueeze(2) if self._lift else self.kernel
         padding = self._padding
         if self._same_per_call:
-            pads = [same_padding(n, k, s) for n, k, s in zip(x.shape[2:], self.kernel_size, self.strides)]
+            sizes = zip(x.shape[2:], self._torch_kernel_size, self._torch_strides)
+            pads = [same_padding(n, k, s) for n, k, s in sizes]
             if all(before == after for before, after in pads):
                 padding = tuple(before for before, _ in pads)
             else:
                 x = F.pad(x, pad_argument(pads))
         elif self._pad is not None:
             x = F.pad(x, self._pad)
-        outputs = self._conv(x, self.kernel, self.bias, self.strides, padding, self.dilation_rate, self.groups)
-        if self._channels_last:
-            outputs = outputs.movedim(1, -1)
+        outputs = self._conv(x, kernel, self.bias, self._torch_strides, padding, self._torch_dilation, self.groups)
+        outputs = from_torch_layout(outputs, self._channels_last, self._lift)
         return outputs if self._activation_fn is None else self._activation_fn(outputs)
 
     def compute_output_shape(self, input_shape):
@@ -409,7 +458,7 @@ def _keras1_positional(owner, rank, args):
         _warned_positional.add(owner)
         sizes = ", ".join(map(str, args[1:]))
         warnings.warn(f"{owner}({args[0]}, {sizes}) is Keras 1's spelling of Conv{rank}D({args[0]}, ({sizes})); "
-                      "use that instead.", DeprecationWarning, stacklevel=3)
+                      "use that instead.", DeprecationWarning, stacklevel=_user_stacklevel())
     return (args[0], tuple(int(a) for a in args[1:]))
 
 

@@ -36,8 +36,8 @@ class Functional(Model):
         self._refresh_plain_call()
 
     def _register_layers(self, nodes):
-        input_layers = [t._keras_history[0] for t in self.inputs]
-        ordered = list(dict.fromkeys(input_layers + [node.layer for node in nodes]))
+        unused = [t._keras_history[0] for t in self.inputs if t._keras_history[0] not in {n.layer for n in nodes}]
+        ordered = list(dict.fromkeys(unused + [node.layer for node in nodes]))
         names = [layer.name for layer in ordered]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -140,10 +140,14 @@ def _nodes_in_order(inputs, outputs):
     depth, order, visiting = {}, [], set()
 
     def visit(tensor, level):
-        if id(tensor) in input_ids:
-            return
         layer, index, _ = tensor._keras_history
         node = layer._inbound_nodes[index]
+        if id(tensor) in input_ids:
+            if depth.get(id(node), -1) < level:
+                depth[id(node)] = level
+            if node not in order:
+                order.append(node)
+            return
         if isinstance(layer, InputLayer):
             raise ValueError(f"Graph disconnected: the output depends on input {tensor.name!r}, which is not among "
                              f"the model's inputs {[t.name for t in inputs]}.")
@@ -171,6 +175,8 @@ def _execution_plan(inputs, outputs, nodes):
     slots = {id(t): i for i, t in enumerate(inputs)}
     plan = []
     for node in nodes:
+        if isinstance(node.layer, InputLayer):
+            continue
         as_slot = lambda leaf: _Slot(slots[id(leaf)]) if type(leaf) is KerasTensor else leaf  # noqa: E731
         args, kwargs = node.call_args, node.call_kwargs
         single = len(args) == 1 and type(args[0]) is KerasTensor and not kwargs
