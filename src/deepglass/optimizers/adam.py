@@ -1,0 +1,157 @@
+"""The Adam family: Adam, AdamW, Adamax and Nadam, on `torch.optim`'s Adam, AdamW, Adamax and NAdam."""
+import math
+
+import torch
+
+from deepglass.optimizers.arguments import check_epsilon, check_number, warn_legacy
+from deepglass.optimizers.optimizer import Optimizer
+
+
+class _Moments(Optimizer):
+    """What the Adam family shares: `beta_1`, `beta_2` in [0, 1) and `epsilon` >= 0."""
+
+    def __init__(self, learning_rate, beta_1, beta_2, epsilon, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_1 = check_number("beta_1", beta_1, 0.0, 1.0, high_open=True)
+        self.beta_2 = check_number("beta_2", beta_2, 0.0, 1.0, high_open=True)
+        self.epsilon = check_epsilon(epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Adam(_Moments):
+    """Adam: adaptive moment estimation (Kingma & Ba 2014).
+
+    `m = beta_1 * m + (1 - beta_1) * g`, `v = beta_2 * v + (1 - beta_2) * g**2`, and with `t` the update count,
+    `w -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)`. With `amsgrad`, `v` is replaced by
+    its running maximum. Keras adds `epsilon` before the bias correction of `v` and torch after, so torch is given
+    `epsilon / sqrt(1 - beta_2**t)` at each step: the update is Keras's exactly.
+
+    Arguments:
+        learning_rate: a float >= 0, a schedule or a callable (default 0.001).
+        beta_1: the decay of the first-moment average, in [0, 1).
+        beta_2: the decay of the second-moment average, in [0, 1).
+        epsilon: a small constant for numerical stability.
+        amsgrad: use the AMSGrad variant (Reddi et al. 2018).
+        **kwargs: the arguments common to every optimizer (see `Optimizer`).
+
+    Example:
+        >>> optimizer = Adam(learning_rate=3e-4, amsgrad=True)
+    """
+
+    torch_class = torch.optim.Adam
+    fused_devices = ("cpu", "cuda")
+    _torch_weight_decay = True
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
+        self.amsgrad = bool(amsgrad)
+
+    def _torch_arguments(self):
+        return {"betas": (self.beta_1, self.beta_2), "eps": self.epsilon, "amsgrad": self.amsgrad,
+                "weight_decay": self.weight_decay or 0.0, "decoupled_weight_decay": True}
+
+    def _prepare_step(self, params, lr):
+        eps = self.epsilon / math.sqrt(1.0 - self.beta_2 ** (self.iterations + 1))
+        for group in self.torch_optimizer.param_groups:
+            group["eps"] = eps
+
+    def get_config(self):
+        return {**super().get_config(), "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019): `w -= lr * weight_decay * w`, then Adam's update.
+
+    Arguments:
+        learning_rate: a float >= 0, a schedule or a callable (default 0.001).
+        weight_decay: the decay rate (required; default 0.004).
+        beta_1, beta_2, epsilon, amsgrad: as in `Adam`.
+        **kwargs: the arguments common to every optimizer (see `Optimizer`).
+
+    Example:
+        >>> optimizer = AdamW(learning_rate=1e-3, weight_decay=0.01)
+    """
+
+    torch_class = torch.optim.AdamW
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)
+        if self.weight_decay is None:
+            raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
+
+    def _torch_arguments(self):
+        arguments = super()._torch_arguments()
+        del arguments["decoupled_weight_decay"]  # AdamW's decay is always decoupled
+        return arguments
+
+
+class Adamax(_Moments):
+    """Adamax: Adam with the infinity norm (Kingma & Ba 2014, section 7).
+
+    `m = beta_1 * m + (1 - beta_1) * g`, `u = max(beta_2 * u, |g|)`,
+    `w -= lr / (1 - beta_1**t) * m / (u + epsilon)`. Torch keeps `u + epsilon` as its state and takes the maximum
+    with `|g| + epsilon`; adding `epsilon * (1 - beta_2) / beta_2` to that state before each update makes it equal
+    Keras's `u + epsilon` exactly.
+
+    Arguments:
+        learning_rate: a float >= 0, a schedule or a callable (default 0.001).
+        beta_1: the decay of the first-moment average, in [0, 1).
+        beta_2: the decay of the infinity norm, in [0, 1).
+        epsilon: a small constant for numerical stability.
+        **kwargs: the arguments common to every optimizer (see `Optimizer`).
+
+    Example:
+        >>> optimizer = Adamax(learning_rate=0.002)
+    """
+
+    torch_class = torch.optim.Adamax
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
+
+    def _torch_arguments(self):
+        return {"betas": (self.beta_1, self.beta_2), "eps": self.epsilon}
+
+    def _prepare_step(self, params, lr):
+        if self.beta_2 > 0:
+            self._shift_state(params, "exp_inf", self.epsilon * (1.0 - self.beta_2) / self.beta_2)
+
+
+class Nadam(_Moments):
+    """Nadam: Adam with Nesterov momentum (Dozat 2016).
+
+    With `u_t = beta_1 * (1 - 0.5 * 0.96**t)` and `P_t = u_1 * ... * u_t`:
+    `m_hat = u_{t+1} * m / (1 - P_t * u_{t+1}) + (1 - u_t) * g / (1 - P_t)`,
+    `w -= lr * m_hat / (sqrt(v / (1 - beta_2**t)) + epsilon)` (torch's NAdam with `momentum_decay=1`).
+
+    Arguments:
+        learning_rate: a float >= 0, a schedule or a callable (default 0.001).
+        beta_1: the decay of the first-moment average, in [0, 1).
+        beta_2: the decay of the second-moment average, in [0, 1).
+        epsilon: a small constant for numerical stability.
+        **kwargs: the arguments common to every optimizer (see `Optimizer`). Keras 2's `schedule_decay=` is
+            accepted (it replaces the 1 in `0.96**(t * 1)`) and warns once.
+
+    Example:
+        >>> optimizer = Nadam(learning_rate=0.002)
+    """
+
+    torch_class = torch.optim.NAdam
+    _torch_weight_decay = True
+    _legacy_names = ("decay", "schedule_decay")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        schedule_decay = kwargs.pop("schedule_decay", None)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
+        if schedule_decay is not None:
+            warn_legacy("schedule_decay", "`schedule_decay` is a Keras 2 argument of Nadam (Keras 3 fixes it to 1); "
+                                          "remove it to get Keras 3's Nadam.")
+            self._legacy["schedule_decay"] = check_number("schedule_decay", schedule_decay, 0.0)
+
+    def _torch_arguments(self):
+        return {"betas": (self.beta_1, self.beta_2), "eps": self.epsilon,
+                "momentum_decay": self._legacy.get("schedule_decay", 1.0),
+                "weight_decay": self.weight_decay or 0.0, "decoupled_weight_decay": True}
