@@ -1,2 +1,13 @@
-"""deepglass: the Keras API on PyTorch, with insight into training."""
+"""deepglass: the Keras API on PyTorch, with insight into training.
+
+`import deepglass as keras` runs Keras programs: define a network, compile it, fit it, evaluate it, use it.
+"""
+from deepglass import activations, callbacks, config, constraints, initializers, layers, losses, metrics, models
+from deepglass import optimizers, regularizers, utils
+from deepglass.layers import Input
+from deepglass.models import Model, Sequential
+from deepglass.naming import clear_session
+
 __version__ = "0.1.0"
+__all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "clear_session", "config", "constraints",
+           "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers", "utils"]
