@@ -296,6 +296,23 @@ class Trainer:
         flat = [torch.cat(parts).cpu().numpy() for parts in zip(*[tree.flatten(c) for c in chunks])]
         return tree.pack_like(chunks[0], flat)
 
+    def predict_classes(self, x, batch_size=32, verbose=0):
+        """Keras 2's class predictions: the arg-max of the outputs, or `output > 0.5` for one sigmoid unit.
+
+        Removed from Keras 2.6 onward; kept for course material. Prefer `predict(x).argmax(-1)`.
+        """
+        _warn_once("predict_classes", "predict_classes() is the Keras 2 spelling; use predict(x).argmax(axis=-1) "
+                                      "(or (predict(x) > 0.5) for a sigmoid output).")
+        probabilities = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if probabilities.shape[-1] > 1:
+            return probabilities.argmax(axis=-1)
+        return (probabilities > 0.5).astype("int32")
+
+    def predict_proba(self, x, batch_size=32, verbose=0):
+        """Keras 2's name for `predict` on a classifier."""
+        _warn_once("predict_proba", "predict_proba() is the Keras 2 spelling of predict().")
+        return self.predict(x, batch_size=batch_size, verbose=verbose)
+
     # --------------------------------------------------------------------------------------------- one-batch forms
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the running loss and metrics (as `evaluate` does)."""
@@ -349,6 +366,15 @@ class LazyLogs(collections.abc.Mapping):
 
     def __len__(self):
         return len(self._read())
+
+
+_warned = set()
+
+
+def _warn_once(key, message):
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, DeprecationWarning, stacklevel=3)
 
 
 def _resolve_verbose(verbose):

@@ -1,6 +1,8 @@
-"""Utilities: the model summary table, learning-curve plots and the progress bar."""
+"""Utilities: one-hot labels, the model summary table, learning-curve plots, the progress bar, seeding."""
+from deepglass.config import set_random_seed
 from deepglass.training.progbar import Progbar
+from deepglass.utils.numerical import normalize, to_categorical
 from deepglass.utils.plotting import plot_history
 from deepglass.utils.summary import print_summary
 
-__all__ = ["Progbar", "plot_history", "print_summary"]
+__all__ = ["Progbar", "normalize", "plot_history", "print_summary", "set_random_seed", "to_categorical"]
