@@ -66,7 +66,7 @@ class ArrayData:
             to_tensor(sample_weight, "sample_weight").to(device, config.standardize_dtype())
         self.num_samples = self._check_lengths()
         if class_weight is not None:
-            self.sample_weight = _class_weights_to_sample_weights(class_weight, self.y, self.sample_weight)
+            self.sample_weight = class_weights_to_sample_weights(class_weight, self.y, self.sample_weight)
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
         if shuffle not in (True, False, "batch"):
@@ -92,6 +92,10 @@ class ArrayData:
     def count_nans(self):
         """The number of NaN values in x (one host synchronisation; called once before training)."""
         return int(sum(torch.isnan(a).sum() for a in tree.flatten(self.x) if a.is_floating_point()))
+
+    def explain(self, error, index, x):
+        """An error raised while training on batch `index`, as it is (in-memory batches all share one shape)."""
+        return error
 
     def first_batch(self):
         """The first batch, for checking shapes and labels before training."""
@@ -130,7 +134,8 @@ class ArrayData:
             yield from self.epoch()
 
 
-def _class_weights_to_sample_weights(class_weight, y, sample_weight):
+def class_weights_to_sample_weights(class_weight, y, sample_weight, warn=True):
+    """Per-sample weights from `{class: weight}` and labels (integers, or one-hot rows), times `sample_weight`."""
     if y is None or not torch.is_tensor(y):
         raise ValueError("class_weight needs a single array of labels y.")
     labels = y.argmax(-1) if y.dim() > 1 and y.shape[-1] > 1 else y.reshape(-1).round().long()
@@ -139,7 +144,7 @@ def _class_weights_to_sample_weights(class_weight, y, sample_weight):
     for cls, weight in class_weight.items():
         table[int(cls)] = float(weight)
     missing = set(range(size)) - {int(c) for c in class_weight}
-    if missing:
+    if missing and warn:
         warnings.warn(f"class_weight gives no weight for classes {sorted(missing)}; they get weight 1.")
     weights = table[labels]
     return weights if sample_weight is None else weights * sample_weight

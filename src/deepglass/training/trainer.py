@@ -14,7 +14,8 @@ from deepglass import config
 from deepglass import optimizers as optimizers_module
 from deepglass.callbacks import CallbackList
 from deepglass.layers.layer import checked_calls
-from deepglass.training.array_data import ArrayData, split_validation
+from deepglass.training.array_data import split_validation
+from deepglass.training.data_adapters import adapt, is_array_data
 from deepglass.training.compile_utils import CompiledLoss, CompiledMetrics, LossTracker, flatten_targets
 from deepglass.utils import tree
 
@@ -108,12 +109,14 @@ class Trainer:
         if validation_split and validation_data is not None:
             validation_split = 0.0
         if validation_split:
+            if not is_array_data(x):
+                raise ValueError("validation_split works with arrays and tensors only; pass validation_data for a "
+                                 f"{type(x).__name__}.")
             (x, y, sample_weight), validation_data = split_validation((x, y, sample_weight), validation_split)
         device = self._device()
-        batch_size = 32 if batch_size is None else batch_size
-        train = ArrayData(x, y, sample_weight, batch_size, shuffle, class_weight, device)
-        if train.y is None:
-            raise ValueError("fit() needs targets y for the loss; got y=None.")
+        train = adapt(x, y, sample_weight, batch_size, shuffle, class_weight, device)
+        if train.first_batch()[1] is None:
+            raise ValueError("fit() needs targets y for the loss; got none.")
         val = self._validation_data(validation_data, validation_batch_size or batch_size, device)
         self._prepare(train)
         steps = steps_per_epoch or train.steps
@@ -131,7 +134,10 @@ class Trainer:
             for step, (xb, yb, swb) in enumerate(train.batches(steps_per_epoch)):
                 if batch_hooks:
                     callback_list.on_train_batch_begin(step)
-                self._train_step(xb, yb, swb, train_kwargs)
+                try:
+                    self._train_step(xb, yb, swb, train_kwargs)
+                except RuntimeError as error:
+                    raise train.explain(error, step, xb) from error
                 if batch_hooks:
                     callback_list.on_train_batch_end(step, LazyLogs(self._metric_results))
                 if self.stop_training:
@@ -148,6 +154,7 @@ class Trainer:
         return self.history
 
     def _train_step(self, x, y, sample_weight, call_kwargs):
+        y = self._targets(y)
         y_pred = self(x, **call_kwargs)
         loss, parts = self._compiled_loss(y, y_pred, sample_weight)
         loss = self._add_penalties(loss)
@@ -157,6 +164,12 @@ class Trainer:
         if self._constrained:
             self.apply_constraints()
         self._update_metrics(loss, parts, y, y_pred, sample_weight)
+
+    def _targets(self, y):
+        """y as the compiled loss expects it: one tensor for one output, a list in output order otherwise."""
+        if self._single_output and torch.is_tensor(y):
+            return y
+        return flatten_targets(y, self._output_count, self._compiled_loss.output_names)
 
     def _add_penalties(self, loss):
         """The loss plus weight regularisation and the losses layers added during the forward pass."""
@@ -197,8 +210,10 @@ class Trainer:
         if nans:
             warnings.warn(f"The input data holds {nans} NaN values; the loss will be NaN wherever they reach it. "
                           "Replace or drop them (e.g. np.nan_to_num) before training.", stacklevel=3)
+        self._output_count = len(tree.flatten(y_pred))
+        self._single_output = self._output_count == 1
         if y_small is not None:
-            y_small = flatten_targets(y_small, len(tree.flatten(y_pred)), self._compiled_loss.output_names)
+            y_small = self._targets(y_small)
             self._compiled_loss.validate_targets(y_small, y_pred)
             if not self._compiled_metrics.built:
                 self._compiled_metrics.build(y_small, y_pred)
@@ -206,8 +221,6 @@ class Trainer:
             self.optimizer.build(self.trainable_weights)
             self._collect_step_extras()
             self._prepared = True
-        data.y = None if data.y is None else flatten_targets(data.y, len(tree.flatten(y_pred)),
-                                                             self._compiled_loss.output_names)
 
     def _checked_forward(self, x_small):
         self.train(False)
@@ -229,19 +242,24 @@ class Trainer:
     def _validation_data(self, validation_data, batch_size, device):
         if validation_data is None:
             return None
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight); "
-                             f"got {type(validation_data).__name__}.")
-        return ArrayData(*validation_data, batch_size=batch_size, device=device)
+        if isinstance(validation_data, (tuple, list)):
+            if len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be (x_val, y_val), (x_val, y_val, val_sample_weight) or a "
+                                 f"DataLoader, Dataset, PyDataset or generator; got a sequence of "
+                                 f"{len(validation_data)} items.")
+            return adapt(*validation_data, batch_size=batch_size, device=device)
+        if is_array_data(validation_data):
+            raise ValueError("validation_data must be a tuple (x_val, y_val); got a single array.")
+        return adapt(validation_data, device=device)
 
     # ---------------------------------------------------------------------------------------------------- evaluate
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
         """The loss and metrics on `(x, y)`: a scalar (loss only), a list in `metrics_names` order, or a dict."""
         self._require_compiled("evaluate")
-        data = ArrayData(x, y, sample_weight, 32 if batch_size is None else batch_size, device=self._device())
-        if data.y is None:
-            raise ValueError("evaluate() needs targets y; got y=None.")
+        data = adapt(x, y, sample_weight, batch_size, device=self._device())
+        if data.first_batch()[1] is None:
+            raise ValueError("evaluate() needs targets y; got none.")
         self._prepare(data)
         callback_list = CallbackList(callbacks, add_progbar=_resolve_verbose(verbose) != 0, model=self,
                                      verbose=_resolve_verbose(verbose), epochs=1, steps=steps or data.steps)
@@ -262,6 +280,7 @@ class Trainer:
             if batch_hooks:
                 callback_list.on_test_batch_begin(step)
             with torch.inference_mode():
+                yb = self._targets(yb)
                 y_pred = self(xb, **call_kwargs)
                 loss, parts = self._compiled_loss(yb, y_pred, swb)
                 loss = self._add_penalties(loss)
@@ -275,7 +294,7 @@ class Trainer:
     # ----------------------------------------------------------------------------------------------------- predict
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for `x` as NumPy arrays (a list or dict of them for several outputs)."""
-        data = ArrayData(x, batch_size=32 if batch_size is None else batch_size, device=self._device())
+        data = adapt(x, batch_size=batch_size, device=self._device())
         self._checked_forward(data.first_batch()[0])
         verbose = _resolve_verbose(verbose)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
@@ -317,11 +336,11 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the running loss and metrics (as `evaluate` does)."""
         self._require_compiled("train_on_batch")
-        data = ArrayData(x, y, sample_weight, batch_size=len(tree.flatten(x)[0]), class_weight=class_weight,
-                         device=self._device())
+        data = adapt(x, y, sample_weight, batch_size=len(tree.flatten(x)[0]), class_weight=class_weight,
+                     device=self._device())
         self._prepare(data)
         self.train(True)
-        xb, yb, swb = next(data.epoch())
+        xb, yb, swb = data.first_batch()
         self._train_step(xb, yb, swb, self._mode_kwargs(True))
         self.train(False)
         return self._batch_result(return_dict)
@@ -329,7 +348,7 @@ class Trainer:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss and metrics on one batch, without training."""
         self._require_compiled("test_on_batch")
-        data = ArrayData(x, y, sample_weight, batch_size=len(tree.flatten(x)[0]), device=self._device())
+        data = adapt(x, y, sample_weight, batch_size=len(tree.flatten(x)[0]), device=self._device())
         self._prepare(data)
         self._run_evaluation(data, CallbackList(None, model=self))
         return self._batch_result(return_dict)

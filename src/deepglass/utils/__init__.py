@@ -3,6 +3,8 @@ from deepglass.config import set_random_seed
 from deepglass.training.progbar import Progbar
 from deepglass.utils.numerical import normalize, to_categorical
 from deepglass.utils.plotting import plot_history
+from deepglass.utils.py_dataset import PyDataset, Sequence
 from deepglass.utils.summary import print_summary
 
-__all__ = ["Progbar", "normalize", "plot_history", "print_summary", "set_random_seed", "to_categorical"]
+__all__ = ["Progbar", "PyDataset", "Sequence", "normalize", "plot_history", "print_summary", "set_random_seed",
+           "to_categorical"]
