@@ -1,9 +1,16 @@
-"""In-memory data for fit/evaluate/predict: NumPy arrays and torch tensors (or lists and dicts of them).
+"""Array data for fit/evaluate/predict: NumPy arrays and torch tensors (or lists and dicts of them).
 
-The arrays go to the device once; each batch is taken by indexing there, so feeding costs one gather per step.
+In-memory arrays go to the device once; each batch is taken by indexing there, so feeding costs one gather per
+step. Memory-mapped arrays (`np.memmap`, `np.load(..., mmap_mode="r")`) are read batch by batch instead, in a
+background thread, and never copied whole.
 """
 import math
+import mmap
+import os
+import queue
+import threading
 import warnings
+import weakref
 
 import numpy as np
 import torch
@@ -60,7 +67,7 @@ class ArrayData:
         if x is None:
             raise ValueError("No input data: pass x (a NumPy array, a torch tensor, or a list or dict of them).")
         device = device or config.device()
-        self.x = tree.map_structure(lambda a: to_tensor(a, "x").to(device), x)
+        self.x = tree.map_structure(lambda a: _place(a, device), x)
         self.y = None if y is None else tree.map_structure(lambda a: to_tensor(a, "y").to(device), y)
         self.sample_weight = None if sample_weight is None else \
             to_tensor(sample_weight, "sample_weight").to(device, config.standardize_dtype())
@@ -90,8 +97,13 @@ class ArrayData:
         return count
 
     def count_nans(self):
-        """The number of NaN values in x (one host synchronisation; called once before training)."""
-        return int(sum(torch.isnan(a).sum() for a in tree.flatten(self.x) if a.is_floating_point()))
+        """The number of NaN values in the in-memory part of x (one host synchronisation, before training)."""
+        return int(sum(torch.isnan(a).sum() for a in tree.flatten(self.x)
+                       if torch.is_tensor(a) and a.is_floating_point()))
+
+    @property
+    def streamed(self):
+        return any(isinstance(a, StreamedArray) for a in tree.flatten(self.x))
 
     def explain(self, error, index, x):
         """An error raised while training on batch `index`, as it is (in-memory batches all share one shape)."""
@@ -106,18 +118,18 @@ class ArrayData:
         return tree.map_structure(take, self.x), tree.map_structure(take, self.y), take(self.sample_weight)
 
     def epoch(self):
-        """The batches of one pass over the data, in this epoch's order."""
+        """The batches of one pass over the data, in this epoch's order (drawn here, in the caller's thread, so
+        seeded runs repeat even when a background thread reads the batches)."""
+        batches = (self._take(index) for index in self._epoch_order())
+        return _prefetched(batches) if self.streamed else batches
+
+    def _epoch_order(self):
         n, size = self.num_samples, self.batch_size
         if self.shuffle is True:
             order = torch.randperm(n, device=self.device)
-            for start in range(0, n, size):
-                yield self._take(order[start:start + size])
-        elif self.shuffle == "batch":
-            for start in (torch.randperm(self.steps) * size).tolist():
-                yield self._take(slice(start, start + size))
-        else:
-            for start in range(0, n, size):
-                yield self._take(slice(start, start + size))
+            return [order[start:start + size] for start in range(0, n, size)]
+        starts = (torch.randperm(self.steps) * size).tolist() if self.shuffle == "batch" else range(0, n, size)
+        return [slice(start, start + size) for start in starts]
 
     def batches(self, steps=None):
         """`steps` batches per call of `epoch()`-style iteration; with `steps` set, continues where it stopped."""
@@ -132,6 +144,126 @@ class ArrayData:
     def _endless(self):
         while True:
             yield from self.epoch()
+
+
+def _place(array, device):
+    if isinstance(array, np.memmap):
+        return StreamedArray(array, device)
+    return to_tensor(array, "x").to(device)
+
+
+class StreamedArray:
+    """A memory-mapped array read a batch at a time with positioned reads of just the rows asked for.
+
+    Reading through the mapping itself would map whole runs of the file into the process (the kernel maps pages
+    around each one touched), so memory would grow towards the file's size; reads into a fresh buffer keep it
+    near one batch whatever the file's size.
+    """
+
+    def __init__(self, array, device):
+        self.array = array
+        self.device = device
+        self.shape = array.shape
+        self._file = _RowFile.open(array)
+
+    def __len__(self):
+        return len(self.array)
+
+    def __getitem__(self, index):
+        if torch.is_tensor(index):
+            index = index.cpu().numpy()
+        if self._file is not None:
+            rows = self._file.read(index)
+        else:  # rows not stored contiguously in the file: read through the mapping
+            rows = np.array(self.array[index])
+        tensor = to_tensor(rows, "x")
+        if self.device.type == "cuda":
+            tensor = tensor.pin_memory()
+        return tensor.to(self.device, non_blocking=True)
+
+
+class _RowFile:
+    """Positioned reads of whole rows of an `np.memmap` whose rows lie contiguously in its file."""
+
+    def __init__(self, array, descriptor, first_row):
+        self.dtype = array.dtype
+        self.row_shape = array.shape[1:]
+        self.row_bytes = array.strides[0]
+        self.row_size = array.dtype.itemsize * math.prod(self.row_shape)
+        self.count = len(array)
+        self.descriptor = descriptor
+        self.first_row = first_row
+        weakref.finalize(self, os.close, descriptor)
+
+    @classmethod
+    def open(cls, array):
+        mapping = getattr(array, "_mmap", None)
+        filename = getattr(array, "filename", None)
+        if mapping is None or filename is None or array.ndim == 0 or not array[:1].flags.c_contiguous:
+            return None
+        mapped_at = np.frombuffer(mapping, dtype=np.uint8).ctypes.data
+        mapped_from = array.offset - array.offset % mmap.ALLOCATIONGRANULARITY
+        return cls(array, os.open(filename, os.O_RDONLY), array.ctypes.data - mapped_at + mapped_from)
+
+    def read(self, index):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.count)
+            index = np.arange(start, stop, step)
+        index = np.asarray(index, dtype=np.int64)
+        order = np.argsort(index, kind="stable")
+        wanted = index[order]
+        out = np.empty((len(index),) + self.row_shape, dtype=self.dtype)
+        sorted_rows = out.reshape(len(index), -1).view(np.uint8)
+        run_start = 0
+        for i in range(1, len(wanted) + 1):  # one read per run of consecutive rows
+            if i == len(wanted) or wanted[i] != wanted[i - 1] + 1 or self.row_bytes != self.row_size:
+                self._read_run(wanted[run_start], sorted_rows[run_start:i])
+                run_start = i
+        result = np.empty_like(out)
+        result[order] = out
+        return result
+
+    def _read_run(self, row, buffer):
+        position = self.first_row + int(row) * self.row_bytes
+        target = memoryview(buffer).cast("B")
+        while len(target):
+            count = os.preadv(self.descriptor, [target], position)
+            if count == 0:
+                raise OSError(f"{self.descriptor}: the memory-mapped file ended before row {row}.")
+            target, position = target[count:], position + count
+
+
+def _prefetched(batches, depth=2):
+    """Yield from `batches` while a background thread reads the next ones; stopping early stops the thread."""
+    ready, stop, done = queue.Queue(maxsize=depth), threading.Event(), object()
+
+    def put(item):
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+        except BaseException as error:  # handed to the consumer, which raises it
+            put(error)
+            return
+        put(done)
+
+    threading.Thread(target=produce, daemon=True).start()
+    try:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 def class_weights_to_sample_weights(class_weight, y, sample_weight, warn=True):
