@@ -150,10 +150,10 @@ def test_legacy_keras1_dense_arguments_warn_once_and_work():
 
 def test_activity_regularizer_adds_a_loss_per_call():
     layer = layers.Dense(2, kernel_initializer="ones", activity_regularizer=deepglass.regularizers.L2(0.5))
-    y = layer(torch.ones(1, 3))
+    y = layer(torch.ones(4, 3))
     assert len(layer.losses) == 1
-    np.testing.assert_allclose(layer.losses[0].item(), 0.5 * (y ** 2).sum().item(), rtol=1e-6)
-    layer(torch.ones(1, 3))
+    np.testing.assert_allclose(layer.losses[0].item(), 0.5 * (y ** 2).sum().item() / 4, rtol=1e-6)  # per sample
+    layer(torch.ones(4, 3))
     assert len(layer.losses) == 1  # replaced, not accumulated
 
 

@@ -157,6 +157,13 @@ def output_size(size, span, stride, padding):
     return (size - span) // stride + 1 if padding == "valid" else -(-size // stride)
 
 
+def channels_innermost(weight):
+    """Store a torch-layout kernel `(out, in, *kernel_size)` with dimension 1 innermost in memory, as torch wants a
+    kernel for channels-last inputs (for 2-D and 3-D this is torch.channels_last / channels_last_3d). set_weights,
+    optimizer steps and .to(device) keep strides, so torch never converts the kernel per call."""
+    weight.data = weight.data.movedim(1, -1).contiguous().movedim(-1, 1)
+
+
 def channels_hint(shape, spec, data_format):
     """When the channels check fails on what looks like the other data format, say so (else nothing)."""
     (_, channels), = spec.axes.items()
@@ -263,29 +270,33 @@ class BaseConv(Layer):
         return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation_rate))
 
     def build(self, input_shape):
-        shape = tuple(input_shape)
-        self._check_input(shape)
-        channels = shape[-1 if self._channels_last else 1]
-        if channels is None:
-            raise ValueError(f"{_describe(self)} needs a known number of input channels; got input shape {shape}.")
+        channels = self._input_channels(tuple(input_shape))
         if channels % self.groups:
             raise ValueError(f"{_describe(self)} splits its input channels into groups={self.groups}, but the input "
-                             f"{shape} has {channels} channels: choose groups dividing {channels}.")
+                             f"{tuple(input_shape)} has {channels} channels: choose groups dividing {channels}.")
         rank = self.rank
         self.add_weight(self.kernel_size + (channels // self.groups, self.filters), self.kernel_initializer,
                         regularizer=self.kernel_regularizer, constraint=self.kernel_constraint, name="kernel",
                         layout=(rank + 1, rank) + tuple(range(rank)))
         if self._channels_last:
-            # Channels innermost in memory, as torch wants a kernel for channels-last inputs (for 2-D and 3-D this
-            # is torch.channels_last / channels_last_3d). set_weights, optimizer steps and .to(device) keep strides,
-            # so torch never converts the kernel per call.
-            self.kernel.data = self.kernel.data.movedim(1, -1).contiguous().movedim(-1, 1)
+            channels_innermost(self.kernel)
+        self._add_bias(self.filters)
+
+    def _input_channels(self, shape):
+        """Check an input shape before weights are made; return its channel count and set `input_spec` to it."""
+        self._check_input(shape)
+        channels = shape[-1 if self._channels_last else 1]
+        if channels is None:
+            raise ValueError(f"{_describe(self)} needs a known number of input channels; got input shape {shape}.")
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1 if self._channels_last else 1: channels})
+        return channels
+
+    def _add_bias(self, size):
         if self.use_bias:
-            self.add_weight((self.filters,), self.bias_initializer, regularizer=self.bias_regularizer,
+            self.add_weight((size,), self.bias_initializer, regularizer=self.bias_regularizer,
                             constraint=self.bias_constraint, name="bias")
         else:
             self.bias = None
-        self.input_spec = InputSpec(ndim=rank + 2, axes={-1 if self._channels_last else 1: channels})
 
     def _check_input(self, shape):
         check_rank(self, shape, self.rank, self.data_format)
@@ -302,7 +313,16 @@ class BaseConv(Layer):
 
     def call(self, inputs):
         x = to_torch_layout(inputs, self._channels_last, self._lift)
-        kernel = self.kernel.unsqueeze(2) if self._lift else self.kernel
+        outputs = self._convolve(x, self._torch_kernel(), self.bias)
+        outputs = from_torch_layout(outputs, self._channels_last, self._lift)
+        return outputs if self._activation_fn is None else self._activation_fn(outputs)
+
+    def _torch_kernel(self):
+        """The kernel as torch's convolution takes it (1-D kernels lifted to 2-D with `_lift`)."""
+        return self.kernel.unsqueeze(2) if self._lift else self.kernel
+
+    def _convolve(self, x, kernel, bias):
+        """torch's convolution of `x` (in torch's layout) with Keras's padding."""
         padding = self._padding
         if self._same_per_call:
             sizes = zip(x.shape[2:], self._torch_kernel_size, self._torch_strides)
@@ -313,9 +333,7 @@ class BaseConv(Layer):
                 x = F.pad(x, pad_argument(pads))
         elif self._pad is not None:
             x = F.pad(x, self._pad)
-        outputs = self._conv(x, kernel, self.bias, self._torch_strides, padding, self._torch_dilation, self.groups)
-        outputs = from_torch_layout(outputs, self._channels_last, self._lift)
-        return outputs if self._activation_fn is None else self._activation_fn(outputs)
+        return self._conv(x, kernel, bias, self._torch_strides, padding, self._torch_dilation, self.groups)
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
@@ -446,9 +464,10 @@ class Conv3D(BaseConv):
 
 
 # ------------------------------------------------------------------------------------------- Keras 1's spellings
-def _keras1_positional(owner, rank, args):
+def _keras1_positional(owner, rank, args, new=None):
     """Keras 1 gave the kernel one positional int per axis (`Convolution2D(32, 3, 3)`); turn that into Keras 3's
-    `(filters, kernel_size)`. Anything else is read in Keras 3's order."""
+    `(filters, kernel_size)` for the Keras 3 class `new` (default `Conv{rank}D`). Anything else is read in Keras 3's
+    order."""
     if rank == 1 or len(args) < rank + 1 or not all(isinstance(a, numbers.Integral) for a in args[1:rank + 1]):
         return args
     if len(args) > rank + 1:
@@ -457,8 +476,8 @@ def _keras1_positional(owner, rank, args):
     if owner not in _warned_positional:
         _warned_positional.add(owner)
         sizes = ", ".join(map(str, args[1:]))
-        warnings.warn(f"{owner}({args[0]}, {sizes}) is Keras 1's spelling of Conv{rank}D({args[0]}, ({sizes})); "
-                      "use that instead.", DeprecationWarning, stacklevel=_user_stacklevel())
+        warnings.warn(f"{owner}({args[0]}, {sizes}) is Keras 1's spelling of {new or f'Conv{rank}D'}({args[0]}, "
+                      f"({sizes})); use that instead.", DeprecationWarning, stacklevel=_user_stacklevel())
     return (args[0], tuple(int(a) for a in args[1:]))
 
 

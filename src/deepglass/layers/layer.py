@@ -94,7 +94,9 @@ class Layer(nn.Module):
         outputs = nn.Module.__call__(self, *args, **kwargs)
         if self.activity_regularizer is not None:
             for output in tree.flatten(outputs):
-                self.add_loss(self.activity_regularizer(output))
+                # Divided by the batch size, as Keras 3 does, so the strength does not depend on it.
+                penalty = self.activity_regularizer(output)
+                self.add_loss(penalty / output.shape[0] if output.dim() > 0 else penalty)
         return outputs
 
     def _symbolic_call(self, args, kwargs):

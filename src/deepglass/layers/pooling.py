@@ -1,4 +1,5 @@
-"""Pooling layers: max and average pooling over windows (1-D to 3-D) and over whole inputs (global pooling)."""
+"""Pooling layers: max, average (and sum) pooling over windows (1-D to 3-D) and over whole inputs (global
+pooling)."""
 import functools
 
 import torch.nn.functional as F
@@ -11,11 +12,24 @@ from deepglass.layers.convolutional import (
 from deepglass.layers.input_spec import InputSpec
 from deepglass.layers.layer import Layer
 
+
+def _sum_pool1d(x, size, strides, padding):
+    """Sum pooling of `(batch, channels, steps)` data, as 2-D pooling of height 1 (avg_pool1d has no
+    divisor_override)."""
+    padding = (0,) + ((padding,) if isinstance(padding, int) else tuple(padding))
+    return F.avg_pool2d(x.unsqueeze(2), (1,) + tuple(size), (1,) + tuple(strides), padding, count_include_pad=True,
+                        divisor_override=1).squeeze(2)
+
+
 _POOL = {
     "max": {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d},
     # count_include_pad=False: a window over the border averages only the real inputs, as Keras's "same" does.
     "average": {rank: functools.partial(fn, count_include_pad=False)
                 for rank, fn in {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}.items()},
+    # divisor_override=1 makes torch's average the window's sum (to which padding zeros add nothing).
+    "sum": {1: _sum_pool1d,
+            **{rank: functools.partial(fn, count_include_pad=True, divisor_override=1)
+               for rank, fn in {2: F.avg_pool2d, 3: F.avg_pool3d}.items()}},
 }
 _LEGACY = {"border_mode": "padding", "dim_ordering": "data_format", "pool_length": "pool_size", "stride": "strides"}
 
@@ -30,11 +44,12 @@ def _legacy_arguments(owner, kwargs, **current):
 
 
 class BasePooling(Layer):
-    """Max or average pooling over windows of `pool_size`, the work behind MaxPooling1D-3D and AveragePooling1D-3D.
+    """Max, average or sum pooling over windows of `pool_size`, the work behind MaxPooling1D-3D, AveragePooling1D-3D
+    and SumPooling1D-3D.
 
     `padding="same"` follows Keras (and TensorFlow): the output has `ceil(size / strides)` positions, an odd amount
-    of padding goes after the input, max pooling ignores the padding (it pads with -inf) and average pooling divides
-    each window's sum by the number of real inputs in it.
+    of padding goes after the input, max pooling ignores the padding (it pads with -inf), average pooling divides
+    each window's sum by the number of real inputs in it and sum pooling adds the real inputs only.
     """
 
     def __init__(self, pool_size, strides, pool_dimensions, pool_mode="max", padding="valid", data_format=None,
@@ -83,6 +98,8 @@ class BasePooling(Layer):
         pads = pad_argument(pads)
         if self.pool_mode == "max":
             return self._pool(F.pad(x, pads, value=float("-inf")), size, strides, 0)
+        if self.pool_mode == "sum":
+            return self._pool(F.pad(x, pads), size, strides, 0)
         # Zero padding adds nothing to a window's sum; pooling ones padded alike gives the share of real inputs.
         ones = x.new_ones((1, 1) + tuple(x.shape[2:]))
         return self._pool(F.pad(x, pads), size, strides, 0) / self._pool(F.pad(ones, pads), size, strides, 0)

@@ -1,7 +1,12 @@
-"""Layers that change a tensor's shape without weights: Flatten, Reshape, Permute."""
+"""Layers that change a tensor's shape without weights: Flatten, Reshape, Permute, RepeatVector.
+
+Upsampling is in `sampling.py`, padding and cropping in `padding.py`.
+"""
 import math
+import numbers
 
 from deepglass import config
+from deepglass.layers.input_spec import InputSpec
 from deepglass.layers.layer import Layer
 
 
@@ -89,3 +94,43 @@ class Permute(Layer):
 
     def get_config(self):
         return {**super().get_config(), "dims": list(self.dims)}
+
+
+class RepeatVector(Layer):
+    """Repeats each input vector `n` times: `(batch, features)` -> `(batch, n, features)`.
+
+    `output[b, i, f] = input[b, f]` for every `i < n` (a broadcast view, no copy), as an encoder-decoder feeds one
+    code vector to every step of a recurrent decoder.
+
+    Arguments:
+        n: the number of repetitions, a positive integer.
+
+    Example:
+        >>> deepglass.layers.RepeatVector(3)(torch.ones(2, 32)).shape
+        torch.Size([2, 3, 32])
+    """
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n <= 0:
+            raise ValueError(f"Received an invalid value for `n`, expected a positive integer. Received: n={n!r}")
+        self.n = int(n)
+        self.input_spec = InputSpec(ndim=2)
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(f'RepeatVector "{self.name}" expects 2-D input (batch, features), got shape '
+                             f"{tuple(input_shape)}; add Flatten() before it.")
+
+    def call(self, inputs):
+        return inputs.unsqueeze(1).expand(-1, self.n, -1)
+
+    def compute_output_shape(self, input_shape):
+        self.build(input_shape)
+        return (input_shape[0], self.n, input_shape[1])
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+
+    def extra_repr(self):
+        return f"name={self.name!r}, n={self.n}"
