@@ -8,8 +8,8 @@ import warnings
 
 import torch.nn.functional as F
 
-from deepglass import activations, config, constraints, initializers, naming, regularizers
-from deepglass.layers.core import _serialize_or_none
+from deepglass import activations
+from deepglass.layers.core import kernel_config, set_kernel_arguments
 from deepglass.layers.input_spec import InputSpec, _describe
 from deepglass.layers.layer import Layer
 from deepglass.layers.legacy import rename_legacy_kwargs
@@ -228,15 +228,8 @@ class BaseConv(Layer):
                              "cannot be combined with dilation_rate > 1: set one of them to 1.")
         self.padding = standardize_padding(padding, ("valid", "same", "causal") if rank == 1 else ("valid", "same"))
         self.data_format = standardize_data_format(data_format)
-        self.activation = activations.get(activation)
-        self._activation_fn = None if self.activation is activations.linear else self.activation
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_kernel_arguments(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint, bias_constraint)
         self._channels_last = self.data_format == "channels_last"
         self._plan_call()
 
@@ -349,13 +342,7 @@ class BaseConv(Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding, "data_format": self.data_format,
                 "dilation_rate": list(self.dilation_rate), "groups": self.groups,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
-                "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
-                "kernel_constraint": _serialize_or_none(constraints, self.kernel_constraint),
-                "bias_constraint": _serialize_or_none(constraints, self.bias_constraint)}
+                **kernel_config(self)}
 
     def extra_repr(self):
         parts = [f"name={self.name!r}", f"filters={self.filters}", f"kernel_size={self.kernel_size}"]

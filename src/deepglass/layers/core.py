@@ -109,15 +109,8 @@ class Dense(Layer):
             raise ValueError(f"Received an invalid value for `units`, expected a positive integer. Received: "
                              f"units={units!r}")
         self.units = units
-        self.activation = activations.get(activation)
-        self._activation_fn = None if self.activation is activations.linear else self.activation
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_kernel_arguments(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint, bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape):
@@ -141,14 +134,7 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
-                "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
-                "kernel_constraint": _serialize_or_none(constraints, self.kernel_constraint),
-                "bias_constraint": _serialize_or_none(constraints, self.bias_constraint)}
+        return {**super().get_config(), "units": self.units, **kernel_config(self)}
 
     def extra_repr(self):
         return f"name={self.name!r}, units={self.units}, activation={activations.serialize(self.activation)!r}"
@@ -244,6 +230,31 @@ class Dropout(Layer):
 
     def extra_repr(self):
         return f"name={self.name!r}, rate={self.rate}"
+
+
+def set_kernel_arguments(layer, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                         bias_regularizer, kernel_constraint, bias_constraint):
+    """The arguments shared by layers with a kernel and a bias (Dense, convolutions), turned into objects."""
+    layer.activation = activations.get(activation)
+    layer._activation_fn = None if layer.activation is activations.linear else layer.activation
+    layer.use_bias = bool(use_bias)
+    layer.kernel_initializer = initializers.get(kernel_initializer)
+    layer.bias_initializer = initializers.get(bias_initializer)
+    layer.kernel_regularizer = regularizers.get(kernel_regularizer)
+    layer.bias_regularizer = regularizers.get(bias_regularizer)
+    layer.kernel_constraint = constraints.get(kernel_constraint)
+    layer.bias_constraint = constraints.get(bias_constraint)
+
+
+def kernel_config(layer, kernel="kernel"):
+    """The config entries of `set_kernel_arguments`; `kernel` renames the kernel's keys (`"depthwise"`)."""
+    return {"activation": activations.serialize(layer.activation), "use_bias": layer.use_bias,
+            f"{kernel}_initializer": initializers.serialize(layer.kernel_initializer),
+            "bias_initializer": initializers.serialize(layer.bias_initializer),
+            f"{kernel}_regularizer": _serialize_or_none(regularizers, layer.kernel_regularizer),
+            "bias_regularizer": _serialize_or_none(regularizers, layer.bias_regularizer),
+            f"{kernel}_constraint": _serialize_or_none(constraints, layer.kernel_constraint),
+            "bias_constraint": _serialize_or_none(constraints, layer.bias_constraint)}
 
 
 def _serialize_or_none(module, obj):

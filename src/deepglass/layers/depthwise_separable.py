@@ -6,7 +6,7 @@ from deepglass import activations, constraints, initializers, regularizers
 from deepglass.layers.convolutional import (
     BaseConv, _keras1_positional, from_torch_layout, layout, rename_legacy, standardize_padding, to_torch_layout,
 )
-from deepglass.layers.core import _serialize_or_none
+from deepglass.layers.core import _serialize_or_none, kernel_config
 
 
 def _grouped_view(kernel, lift):
@@ -80,13 +80,7 @@ class BaseDepthwiseConv(BaseConv):
         return {**super(BaseConv, self).get_config(), "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding, "depth_multiplier": self.depth_multiplier,
                 "data_format": self.data_format, "dilation_rate": list(self.dilation_rate),
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "depthwise_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "depthwise_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
-                "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
-                "depthwise_constraint": _serialize_or_none(constraints, self.kernel_constraint),
-                "bias_constraint": _serialize_or_none(constraints, self.bias_constraint)}
+                **kernel_config(self, kernel="depthwise")}
 
     def extra_repr(self):
         parts = [f"name={self.name!r}", f"kernel_size={self.kernel_size}"]
