@@ -8,7 +8,7 @@ import warnings
 
 import torch.nn.functional as F
 
-from deepglass import activations
+from deepglass import activations, config, naming
 from deepglass.layers.core import kernel_config, set_kernel_arguments
 from deepglass.layers.input_spec import InputSpec, _describe
 from deepglass.layers.layer import Layer
