@@ -4,7 +4,9 @@ from deepglass.training.progbar import Progbar
 from deepglass.utils.numerical import normalize, to_categorical
 from deepglass.utils.plotting import plot_history
 from deepglass.utils.py_dataset import PyDataset, Sequence
+from deepglass.utils.sequence import pad_sequences
 from deepglass.utils.summary import print_summary
 
 __all__ = ["Progbar", "PyDataset", "Sequence", "normalize", "plot_history", "print_summary", "set_random_seed",
            "to_categorical"]
+__all__ += ["pad_sequences"]
