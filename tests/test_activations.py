@@ -160,3 +160,30 @@ def test_errors():
         activations.serialize(3)
     with pytest.raises(ValueError, match="Could not interpret"):
         activations.get(3)
+
+
+@pytest.mark.parametrize("shape,num_units,axis", [((6, 20), 5, -1), ((6, 20), 20, -1), ((6, 20), 1, 1),
+                                                  ((2, 6, 10), 3, 1), ((2, 6, 10), 2, -1)])
+def test_maxout_matches_numpy(shape, num_units, axis):
+    # Keras has no maxout; the reference is the formula: unit j is the maximum of features j*k ... j*k + k - 1.
+    x = X.reshape(shape)
+    axis_ = axis % x.ndim
+    k = x.shape[axis_] // num_units
+    expected = x.reshape(x.shape[:axis_] + (num_units, k) + x.shape[axis_ + 1:]).max(axis=axis_ + 1)
+    result = activations.maxout(torch.from_numpy(x), num_units, axis=axis)
+    np.testing.assert_array_equal(result.numpy(), expected)
+
+
+def test_maxout_gradient_goes_to_each_group_maximum():
+    x = torch.tensor([[1.0, 4.0, 2.0, 0.0, -1.0, 3.0]], requires_grad=True)
+    y = activations.maxout(x, num_units=2)
+    assert torch.equal(y, torch.tensor([[4.0, 3.0]]))
+    (y * torch.tensor([[10.0, 20.0]])).sum().backward()
+    assert torch.equal(x.grad, torch.tensor([[0.0, 10.0, 0.0, 0.0, 0.0, 20.0]]))
+    assert activations.get("maxout") is activations.maxout and activations.serialize(activations.maxout) == "maxout"
+
+
+@pytest.mark.parametrize("num_units,match", [(4, "not a multiple of 4"), (0, "num_units=0"), (2.0, "num_units=2.0")])
+def test_maxout_errors(num_units, match):
+    with pytest.raises(ValueError, match=match):
+        activations.maxout(torch.zeros(3, 6), num_units)

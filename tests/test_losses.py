@@ -266,6 +266,32 @@ def test_function_names_keep_their_check_through_resolve():
     losses.resolve("mse", torch.zeros(4), torch.zeros(4)).validate_targets(torch.zeros(4), torch.zeros(4))
 
 
+def _my_loss(y_true, y_pred):
+    return torch.abs(y_true - y_pred).mean(-1)
+
+
+@pytest.mark.parametrize("identifier, name", [
+    ("mse", "mse"), ("mean_absolute_error", "mean_absolute_error"), (_my_loss, "_my_loss"),
+    ({"class_name": "function", "config": "hinge"}, "hinge"), ("ce", "ce"),
+])
+def test_resolve_wraps_functions_in_a_named_loss(identifier, name):
+    # What compile trains with is always a Loss: functions are wrapped, named as the user wrote them.
+    y_true, y_pred = torch.tensor([[0.0, 1.0], [1.0, 0.0]]), torch.tensor([[0.2, 0.7], [0.6, 0.1]])
+    loss = losses.resolve(identifier, y_true, y_pred)
+    assert isinstance(loss, losses.LossFunctionWrapper) and loss.name == name
+    fn = identifier if callable(identifier) else losses.get(identifier) if name != "ce" else (
+        losses.categorical_crossentropy)
+    np.testing.assert_allclose(_np(loss(y_true, y_pred)), _np(fn(y_true, y_pred).mean()), rtol=1e-6)
+
+
+def test_resolve_keeps_loss_objects():
+    instance = losses.Huber(delta=0.5)
+    assert losses.resolve(instance, torch.zeros(2), torch.zeros(2)) is instance
+    by_class_name = losses.resolve("MeanSquaredError", torch.zeros(2), torch.zeros(2))
+    assert isinstance(by_class_name, losses.MeanSquaredError) and by_class_name.name == "mean_squared_error"
+    assert losses.resolve(None, torch.zeros(2), torch.zeros(2)) is None
+
+
 # ------------------------------------------------------------------------------------------ look-up, serialization
 @pytest.mark.parametrize("identifier, y_true_shape, y_pred_shape, expected", [
     ("crossentropy", (8, 1), (8, 1), "binary_crossentropy"),

@@ -22,7 +22,8 @@ INITIAL = [_rng.normal(size=s).astype("float32") for s in SHAPES]
 # Gradient scales from large to tiny, so that clipping and the placement of epsilon both matter.
 SCALES = [1.0, 0.3, 2.0, 1e-2, 1e-3, 0.5, 1e-4, 1.0, 3e-3, 0.1]
 GRADS = [[(_rng.normal(size=s) * scale).astype("float32") for s in SHAPES] for scale in SCALES[:STEPS]]
-WORST = {}
+WORST = []  # (case, max |ours - keras| / max |keras|) of every comparison with Keras
+WORST_BFLOAT16 = []  # the same for Muon's matrices: torch orthogonalises in bfloat16, Keras in float32
 
 
 def run_ours(optimizer, grads=GRADS, initial=INITIAL):
@@ -43,17 +44,19 @@ def run_keras(optimizer, grads=GRADS, initial=INITIAL):
     return variables
 
 
-def assert_same_weights(params, variables, case):
+def assert_same_weights(params, variables, case, tolerances=None):
     """The weights' displacement from the start agrees to 1e-4 of its size (which catches a wrong formula even where
-    the weights barely move), beyond the float32 rounding of the weights over the steps."""
+    the weights barely move), beyond the float32 rounding of the weights over the steps. `tolerances` gives another
+    relative tolerance per weight where a documented difference (bfloat16 arithmetic) allows less."""
     worst = 0.0
-    for p, v, w0 in zip(params, variables, INITIAL):
+    for i, (p, v, w0) in enumerate(zip(params, variables, INITIAL)):
         ours, theirs = p.detach().numpy().astype("float64"), np.asarray(v.numpy(), dtype="float64")
         worst = max(worst, np.abs(ours - theirs).max() / np.abs(theirs).max())
         rounding = 2 * STEPS * np.finfo(np.float32).eps * np.abs(theirs).max()
-        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-4 * np.abs(theirs - w0).max() + rounding,
+        tolerance = (tolerances or {}).get(i, 1e-4)
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=tolerance * np.abs(theirs - w0).max() + rounding,
                                    err_msg=case)
-    WORST[case] = worst
+    (WORST_BFLOAT16 if tolerances else WORST).append((case, worst))
 
 
 def keras_kwargs(kwargs):
@@ -86,6 +89,19 @@ ORACLE_CASES = [
     ("Adadelta", dict(learning_rate=0.5, rho=0.5, epsilon=1e-3, weight_decay=0.1)),
     ("Lion", {}),
     ("Lion", dict(learning_rate=0.01, beta_1=0.5, beta_2=0.9, weight_decay=0.5)),
+    ("Adafactor", {}),
+    ("Adafactor", dict(learning_rate=0.1)),
+    ("Adafactor", dict(learning_rate=0.1, beta_2_decay=-0.5, epsilon_2=0.1, clip_threshold=2.0, relative_step=False,
+                       weight_decay=0.1)),
+    ("Adafactor", dict(learning_rate=schedules.ExponentialDecay(0.5, 2, 0.5), clip_threshold=1.5)),
+    ("Lamb", {}),
+    ("Lamb", dict(learning_rate=0.05, beta_1=0.5, beta_2=0.9, epsilon=1e-3, weight_decay=0.1)),
+    ("Lamb", dict(learning_rate=schedules.InverseTimeDecay(0.1, 1, 0.5))),
+    ("Ftrl", {}),
+    ("Ftrl", dict(learning_rate=0.1, learning_rate_power=-0.7, initial_accumulator_value=0.5,
+                  l1_regularization_strength=0.01, l2_regularization_strength=0.1,
+                  l2_shrinkage_regularization_strength=0.05, beta=0.5)),
+    ("Ftrl", dict(learning_rate=0.2, learning_rate_power=0.0, l1_regularization_strength=0.5, weight_decay=0.1)),
     ("Adam", dict(learning_rate=0.1, clipnorm=0.5)),
     ("SGD", dict(learning_rate=0.1, momentum=0.9, clipvalue=0.1)),
     ("RMSprop", dict(learning_rate=0.01, global_clipnorm=0.5)),
@@ -95,6 +111,12 @@ ORACLE_CASES = [
     ("Adam", dict(learning_rate=0.1, use_ema=True, ema_momentum=0.5, ema_overwrite_frequency=3)),
     ("SGD", dict(learning_rate=0.1, momentum=0.5, gradient_accumulation_steps=2, use_ema=True, ema_momentum=0.5,
                  ema_overwrite_frequency=2)),
+    ("SGD", dict(learning_rate=schedules.ExponentialDecay(0.1, 1, 0.8), momentum=0.9, gradient_accumulation_steps=2)),
+    ("RMSprop", dict(learning_rate=0.01, gradient_accumulation_steps=3, use_ema=True, ema_momentum=0.9,
+                     ema_overwrite_frequency=2)),
+    ("Lamb", dict(learning_rate=0.05, gradient_accumulation_steps=2, use_ema=True, ema_momentum=0.6)),
+    ("Adafactor", dict(learning_rate=0.1, gradient_accumulation_steps=3, use_ema=True, ema_overwrite_frequency=1)),
+    ("Ftrl", dict(learning_rate=0.1, gradient_accumulation_steps=2, clipvalue=0.5)),
 ]
 
 
@@ -104,6 +126,94 @@ def test_matches_keras(name, kwargs):
     params = run_ours(getattr(optimizers, name)(**kwargs))
     variables = run_keras(getattr(keras.optimizers, name)(**keras_kwargs(kwargs)))
     assert_same_weights(params, variables, f"{name}{sorted(kwargs)}")
+
+
+MUON_CASES = [
+    {},
+    dict(learning_rate=0.05, nesterov=False, momentum=0.5, weight_decay=0.1, adam_weight_decay=0.2, adam_lr_ratio=0.5),
+    dict(learning_rate=0.05, rms_rate=None, adam_beta_1=0.5, adam_beta_2=0.9, epsilon=1e-3, weight_decay=None),
+    dict(learning_rate=0.05, rms_rate=0.5, ns_steps=3, muon_a=3.0, muon_b=-3.2, muon_c=1.2),
+    dict(learning_rate=0.05, gradient_accumulation_steps=2, use_ema=True, ema_overwrite_frequency=3),
+]
+
+
+@pytest.mark.parametrize("kwargs", MUON_CASES, ids=['-'.join(k) or 'defaults' for k in MUON_CASES])
+def test_muon_matches_keras(kwargs):
+    # The (3, 4) matrix takes Muon's step, orthogonalised in bfloat16 by torch: 3% of the displacement allows for
+    # that and still catches a wrong rate scale, momentum or Nesterov term. The (5,) vector takes Adam's step, exact.
+    params = run_ours(optimizers.Muon(**kwargs))
+    variables = run_keras(keras.optimizers.Muon(**kwargs))
+    assert_same_weights(params, variables, f"Muon{sorted(kwargs)}", tolerances={0: 3e-2})
+
+
+def test_muon_sends_excluded_and_embedding_weights_to_adam():
+    # By name, as Keras does: a matrix named like an embedding or matching `exclude_layers` takes Adam's step.
+    names = ["token_embedding/embeddings", "dense/kernel", "output/kernel"]
+    initial = [INITIAL[0], INITIAL[0] * 0.5, INITIAL[0] * 2.0]
+    grads = [[g[0], g[0] * 0.3, g[0] * 3.0] for g in GRADS]
+    ours = optimizers.Muon(learning_rate=0.05, exclude_layers=["output"])
+    params = [torch.nn.Parameter(torch.tensor(w)) for w in initial]
+    ours.build(list(zip(names, params)))
+    assert [g["muon"] for g in ours.torch_optimizer.param_groups] == [True, False]
+    assert ours.torch_optimizer.param_groups[0]["params"] == [params[1]]
+    for step_grads in grads:
+        for p, g in zip(params, step_grads):
+            p.grad = torch.tensor(g)
+        ours.step()
+    theirs = keras.optimizers.Muon(learning_rate=0.05, exclude_layers=["output"])
+    variables = [keras.Variable(w.copy(), name=n.replace("/", "_")) for w, n in zip(initial, names)]
+    for step_grads in grads:
+        theirs.apply_gradients([(torch.tensor(g), v) for g, v in zip(step_grads, variables)])
+    for i in (0, 2):  # Adam's weights: exact
+        np.testing.assert_allclose(params[i].detach().numpy(), variables[i].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(params[1].detach().numpy(), variables[1].numpy(), rtol=0,
+                               atol=3e-2 * np.abs(variables[1].numpy() - initial[1]).max())
+
+
+def test_adafactor_factors_weights_of_three_axes_like_keras():
+    # Keras factors the last two axes of a weight with more than two; so does torch.
+    initial = [_rng.normal(size=(2, 3, 4)).astype("float32")]
+    grads = [[(_rng.normal(size=(2, 3, 4)) * s).astype("float32")] for s in SCALES]
+    params = [torch.nn.Parameter(torch.tensor(initial[0]))]
+    ours = optimizers.Adafactor(learning_rate=0.1)
+    ours.build(params)
+    for (g,) in grads:
+        params[0].grad = torch.tensor(g)
+        ours.step()
+    assert [tuple(v.shape) for v in ours.variables[2:]] == [(2, 3, 1), (2, 1, 4)]  # rows and columns, not 24 values
+    variables = [keras.Variable(initial[0].copy())]
+    theirs = keras.optimizers.Adafactor(learning_rate=0.1)
+    for (g,) in grads:
+        theirs.apply_gradients([(torch.tensor(g), variables[0])])
+    moved = np.abs(variables[0].numpy() - initial[0]).max()
+    np.testing.assert_allclose(params[0].detach().numpy(), variables[0].numpy(), rtol=0, atol=1e-4 * moved + 1e-6)
+
+
+@pytest.mark.parametrize("name", ["Adafactor", "Muon"])
+def test_older_torch_without_the_optimizer_is_told_to_upgrade(name, monkeypatch):
+    monkeypatch.delattr(torch.optim, name)
+    with pytest.raises(RuntimeError, match=f"torch.optim.{name}.*upgrade torch"):
+        getattr(optimizers, name)().build([torch.nn.Parameter(torch.zeros(2, 2))])
+
+
+def test_lamb_trust_ratio_is_one_for_zero_weights():
+    # ||w|| = 0: the trust ratio is 1, so the first step from zero weights is Adam's first step, lr * sign(g).
+    param = torch.nn.Parameter(torch.zeros(4))
+    optimizer = optimizers.Lamb(learning_rate=0.1)
+    optimizer.build([param])
+    param.grad = torch.tensor([1.0, -2.0, 3.0, 0.0])
+    optimizer.step()
+    torch.testing.assert_close(param.detach(), torch.tensor([-0.1, 0.1, -0.1, 0.0]), rtol=1e-5, atol=1e-7)
+
+
+def test_ftrl_l1_makes_weights_exactly_zero():
+    # |z| <= l1 gives w = 0 exactly: the sparsity FTRL is used for.
+    param = torch.nn.Parameter(torch.tensor([0.5, -0.5]))
+    optimizer = optimizers.Ftrl(learning_rate=0.1, l1_regularization_strength=10.0)
+    optimizer.build([param])
+    param.grad = torch.tensor([0.01, -0.02])
+    optimizer.step()
+    assert torch.equal(param.detach(), torch.zeros(2))
 
 
 def numpy_reference(name, kwargs, grads=GRADS):
@@ -169,13 +279,37 @@ def test_exactly_keras_rule_in_float64(name, kwargs):
         np.testing.assert_allclose(p.detach().numpy(), w, rtol=1e-12, atol=1e-12)
 
 
-def test_ema_finalize_matches_keras():
-    ours = optimizers.SGD(learning_rate=0.1, use_ema=True, ema_momentum=0.7)
-    theirs = keras.optimizers.SGD(learning_rate=0.1, use_ema=True, ema_momentum=0.7)
+EMA_CASES = [
+    ("SGD", dict(learning_rate=0.1, use_ema=True, ema_momentum=0.7)),
+    ("Adam", dict(learning_rate=0.1, use_ema=True, gradient_accumulation_steps=3, ema_momentum=0.8)),
+    ("Lamb", dict(learning_rate=0.05, use_ema=True, ema_overwrite_frequency=4)),
+    ("Adafactor", dict(learning_rate=0.1, use_ema=True, ema_momentum=0.5)),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", EMA_CASES, ids=[n for n, _ in EMA_CASES])
+def test_ema_finalize_matches_keras(name, kwargs):
+    # What fit does after its last epoch: the weights become their moving averages, as Keras's do.
+    ours, theirs = getattr(optimizers, name)(**kwargs), getattr(keras.optimizers, name)(**kwargs)
     params, variables = run_ours(ours), run_keras(theirs)
-    ours.finalize_variable_values()
+    ours.finalize_variable_values(params)
     theirs.finalize_variable_values(variables)
-    assert_same_weights(params, variables, "SGD-ema-finalize")
+    assert_same_weights(params, variables, f"{name}-ema-finalize{sorted(kwargs)}")
+
+
+def test_finalize_variable_values_checks_and_defaults():
+    ours = optimizers.SGD(learning_rate=0.1, use_ema=True)
+    params = run_ours(ours, GRADS[:3])
+    averages = [a.clone() for a in ours._ema]
+    ours.finalize_variable_values()  # no argument: the weights the optimizer was built with
+    assert all(torch.equal(p.detach(), a) for p, a in zip(params, averages))
+    with pytest.raises(ValueError, match="averages 2 weights, but 1"):
+        ours.finalize_variable_values(params[:1])
+    plain = optimizers.SGD(learning_rate=0.1)
+    params = run_ours(plain, GRADS[:3])
+    before = [p.detach().clone() for p in params]
+    plain.finalize_variable_values(params)  # without use_ema: nothing to do
+    assert all(torch.equal(p.detach(), b) for p, b in zip(params, before))
 
 
 def test_gradient_accumulation_counts_updates():
@@ -295,6 +429,10 @@ STATE_CASES = [
     ("Adagrad", {}),
     ("Adadelta", {}),
     ("Lion", {}),
+    ("Adafactor", dict(learning_rate=0.1)),
+    ("Lamb", {}),
+    ("Ftrl", dict(l1_regularization_strength=0.01)),
+    ("Muon", dict(learning_rate=0.02, rms_rate=None)),
     ("Adam", dict(gradient_accumulation_steps=3, use_ema=True)),
 ]
 
@@ -344,24 +482,28 @@ def test_variables_hold_the_state():
 
 @pytest.mark.parametrize("name,fused", [("SGD", True), ("Adam", True), ("AdamW", True), ("Adagrad", True),
                                         ("RMSprop", False), ("Adamax", False), ("Nadam", False),
-                                        ("Adadelta", False), ("Lion", False)])
+                                        ("Adadelta", False), ("Lion", False), ("Adafactor", False),
+                                        ("Lamb", False), ("Ftrl", False), ("Muon", True)])
 def test_fused_kernel_chosen_where_torch_has_one(name, fused):
     optimizer = getattr(optimizers, name)()
     run_ours(optimizer, GRADS[:1])
-    group = optimizer.torch_optimizer.param_groups[0]
+    group = optimizer.torch_optimizer.param_groups[-1]  # Muon's last group is Adam's, the part torch fuses
     assert optimizer.kernel == ("fused" if fused else "for-loop")
     assert bool(group.get("fused")) is fused
 
 
-@pytest.mark.parametrize("name", ["RMSprop", "Adamax", "Nadam", "Adadelta", "Lion"])
-def test_foreach_kernel_chosen_on_foreach_devices(name, monkeypatch):
+@pytest.mark.parametrize("name,kwargs", [
+    ("RMSprop", {}), ("Adamax", {}), ("Nadam", {}), ("Adadelta", {}), ("Lion", {}), ("Adafactor", {}), ("Lamb", {}),
+    ("Ftrl", dict(l1_regularization_strength=0.01, l2_shrinkage_regularization_strength=0.05, beta=0.5)),
+])
+def test_foreach_kernel_chosen_on_foreach_devices(name, kwargs, monkeypatch):
     # CPU stands in for a GPU here: torch's foreach kernels also run (as loops) on CPU tensors.
     monkeypatch.setattr(optimizer_module, "_get_foreach_kernels_supported_devices", lambda: ["cuda", "cpu"])
-    optimizer = getattr(optimizers, name)(learning_rate=0.01)
+    optimizer = getattr(optimizers, name)(learning_rate=0.01, **kwargs)
     params = run_ours(optimizer)
     assert optimizer.kernel == "foreach" and optimizer.torch_optimizer.param_groups[0]["foreach"] is True
-    reference = run_keras(getattr(keras.optimizers, name)(learning_rate=0.01))
-    assert_same_weights(params, reference, f"{name}-foreach")
+    reference = run_keras(getattr(keras.optimizers, name)(learning_rate=0.01, **kwargs))
+    assert_same_weights(params, reference, f"{name}-foreach{sorted(kwargs)}")
 
 
 def test_build_again_is_a_no_op_and_new_params_rebuild():
@@ -413,6 +555,14 @@ def test_exclude_from_weight_decay():
     (lambda: optimizers.Adam(use_ema=True, ema_momentum=1.5), "ema_momentum=1.5"),
     (lambda: optimizers.Adam(beta1=0.9), "not recognized"),
     (lambda: optimizers.Adam(learning_rate=0.01, lr=0.1), "both"),
+    (lambda: optimizers.Adafactor(clip_threshold=0.5), "clip_threshold=0.5"),
+    (lambda: optimizers.Adafactor(beta_2_decay=0.5), "beta_2_decay=0.5"),
+    (lambda: optimizers.Lamb(beta_2=1.0), "beta_2=1.0"),
+    (lambda: optimizers.Ftrl(learning_rate_power=0.5), "learning_rate_power=0.5"),
+    (lambda: optimizers.Ftrl(l1_regularization_strength=-1.0), "l1_regularization_strength=-1.0"),
+    (lambda: optimizers.Muon(ns_steps=0), "ns_steps=0"),
+    (lambda: optimizers.Muon(momentum=1.0), "momentum=1.0"),
+    (lambda: optimizers.Muon(exclude_layers="dense"), "exclude_layers='dense'"),
 ])
 def test_invalid_arguments(build, match):
     with warnings.catch_warnings():
@@ -427,7 +577,8 @@ def test_step_before_build_explains():
 
 
 NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "adamax": "Adamax", "nadam": "Nadam", "rmsprop": "RMSprop",
-         "adagrad": "Adagrad", "adadelta": "Adadelta", "lion": "Lion"}
+         "adagrad": "Adagrad", "adadelta": "Adadelta", "lion": "Lion", "adafactor": "Adafactor", "lamb": "Lamb",
+         "muon": "Muon", "ftrl": "Ftrl"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -474,9 +625,12 @@ def test_unknown_names_suggest_the_closest():
 
 
 def test_worst_relative_difference_is_small():
-    # Runs last in this file: every Keras comparison above came within 1e-5 (max |ours - keras| / max |keras|).
+    # Runs last in this file: every Keras comparison above came within 1e-5 (max |ours - keras| / max |keras|), and
+    # within 1e-2 where torch computes in bfloat16 (Muon's matrices).
     if not WORST:
         pytest.skip("no comparison ran")
-    worst_case = max(WORST, key=WORST.get)
-    print(f"\nworst relative difference against Keras: {WORST[worst_case]:.2e} ({worst_case})")
-    assert WORST[worst_case] < 1e-5
+    for table, bound in ((WORST, 1e-5), (WORST_BFLOAT16, 1e-2)):
+        if table:
+            case, worst = max(table, key=lambda item: item[1])
+            print(f"\n{len(table)} comparisons, worst relative difference against Keras: {worst:.2e} ({case})")
+            assert worst < bound

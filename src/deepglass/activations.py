@@ -303,12 +303,42 @@ def sparsemax(x, axis=-1):
     return F.relu(z - tau).movedim(-1, axis)
 
 
+def maxout(x, num_units, axis=-1):
+    """Maxout (Goodfellow et al. 2013): the maximum over each of `num_units` equal, contiguous groups of `axis`.
+
+    For an axis of size `d = num_units * k`: `y[j] = max(x[j*k], x[j*k + 1], ..., x[j*k + k - 1])` for
+    `j = 0, ..., num_units - 1`; the output has size `num_units` along `axis`. After `Dense(num_units * k)` each unit
+    is the maximum of `k` linear pieces, a learned convex piecewise-linear activation. The gradient flows to the
+    largest element of each group. Keras has no maxout; the `Maxout` layer wraps this function's rule.
+
+    Arguments:
+        x: input tensor.
+        num_units: the number of groups, a positive integer dividing the size of `axis`.
+        axis: the axis split into groups.
+
+    Example:
+        >>> maxout(torch.tensor([[1.0, 4.0, 2.0, 0.0, -1.0, 3.0]]), num_units=2)
+        tensor([[4., 3.]])
+    """
+    x = _tensor(x)
+    if isinstance(num_units, bool) or not isinstance(num_units, int) or num_units <= 0:
+        raise ValueError(f"Received an invalid value for `num_units`, expected a positive integer. "
+                         f"Received: num_units={num_units!r}")
+    size = x.shape[axis]
+    if size % num_units:
+        raise ValueError(f"maxout splits axis {axis} of size {size} into num_units={num_units} equal groups, but "
+                         f"{size} is not a multiple of {num_units} (input shape {tuple(x.shape)}); make the size a "
+                         f"multiple of num_units.")
+    axis = axis % x.dim()
+    return x.unflatten(axis, (num_units, size // num_units)).amax(dim=axis + 1)
+
+
 _FUNCTIONS = {
     fn.__name__: fn
     for fn in (
         relu, relu6, leaky_relu, elu, selu, celu, gelu, silu, hard_silu, mish, softplus, softsign, squareplus,
         sparse_plus, sigmoid, hard_sigmoid, sparse_sigmoid, log_sigmoid, tanh, hard_tanh, tanh_shrink,
-        soft_shrink, hard_shrink, threshold, exponential, linear, step, softmax, log_softmax, glu, sparsemax,
+        soft_shrink, hard_shrink, threshold, exponential, linear, step, softmax, log_softmax, glu, sparsemax, maxout,
     )
 }
 _ALIASES = {"swish": silu, "hard_swish": hard_silu}

@@ -501,11 +501,13 @@ def dice(y_true, y_pred, axis=None):
 
 
 def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
-    """Tversky loss: `1 - TP / (TP + alpha * FP + beta * FN + eps)` on soft counts (`alpha = beta = 0.5`: Dice).
+    """Tversky loss: `1 - TP / (TP + alpha * FP + beta * FN + epsilon)` on soft counts (`alpha = beta = 0.5`: Dice),
+    with `TP = sum(y_true * y_pred)` and, in Keras's naming, `FP = sum(y_true * (1 - y_pred))` and
+    `FN = sum((1 - y_true) * y_pred)`.
 
     Arguments:
-        alpha: weight of false positives.
-        beta: weight of false negatives.
+        alpha: weight of `FP` (Keras's "false positives").
+        beta: weight of `FN` (Keras's "false negatives").
         axis: the axes summed over; None sums over everything.
     """
     y_true, y_pred = _pred_true(y_true, y_pred)
@@ -698,7 +700,8 @@ class MeanSquaredLogarithmicError(_Builtin):
 
 
 class CosineSimilarity(_Builtin):
-    """Negative cosine similarity between labels and predictions (-1: same direction, 1: opposite).
+    """Negative cosine similarity, `-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)`: -1 for the same
+    direction, 1 for opposite ones.
 
     Arguments:
         axis: the axis along which the similarity is computed.
@@ -710,7 +713,7 @@ class CosineSimilarity(_Builtin):
 
 
 class Huber(_Builtin):
-    """Huber loss: quadratic for errors up to `delta`, linear beyond (see `huber`).
+    """Huber loss: `0.5 * x**2` for errors `|x| <= delta`, `delta * (|x| - 0.5 * delta)` beyond (see `huber`).
 
     Arguments:
         delta: where the loss turns from quadratic to linear.
@@ -750,14 +753,15 @@ class CategoricalHinge(_Builtin):
 
 
 class KLDivergence(_Builtin):
-    """Kullback-Leibler divergence `sum(y_true * log(y_true / y_pred))`. Arguments as in `Loss`."""
+    """Kullback-Leibler divergence `sum(y_true * log(y_true / y_pred))`, both clipped to `[epsilon, 1]`. Arguments
+    as in `Loss`."""
 
     def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
         super().__init__(kl_divergence, name=name, reduction=reduction, dtype=dtype)
 
 
 class Poisson(_Builtin):
-    """Poisson loss `mean(y_pred - y_true * log(y_pred))`, for count data. Arguments as in `Loss`."""
+    """Poisson loss `mean(y_pred - y_true * log(y_pred + epsilon))`, for count data. Arguments as in `Loss`."""
 
     def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
         super().__init__(poisson, name=name, reduction=reduction, dtype=dtype)
@@ -832,7 +836,8 @@ class CategoricalCrossentropy(_Builtin):
 
 
 class CategoricalFocalCrossentropy(_Builtin):
-    """Categorical focal cross-entropy (see `categorical_focal_crossentropy`), for one-hot labels.
+    """Categorical focal cross-entropy `-sum(alpha * (1 - p)**gamma * y_true * log(p), axis)`, for one-hot labels
+    (see `categorical_focal_crossentropy`).
 
     Arguments:
         alpha, gamma: as in `categorical_focal_crossentropy`.
@@ -892,11 +897,12 @@ class Dice(_Builtin):
 
 
 class Tversky(_Builtin):
-    """Tversky loss `1 - TP / (TP + alpha * FP + beta * FN)`, a Dice loss with separate error weights.
+    """Tversky loss `1 - TP / (TP + alpha * FP + beta * FN + epsilon)`, a Dice loss with separate error weights
+    (`TP`, `FP`, `FN` as in `tversky`).
 
     Arguments:
-        alpha: weight of false positives.
-        beta: weight of false negatives.
+        alpha: weight of `FP = sum(y_true * (1 - y_pred))` (Keras's "false positives").
+        beta: weight of `FN = sum((1 - y_true) * y_pred)` (Keras's "false negatives").
         reduction, name: as in `Loss`.
         axis: the axes summed over; None sums over everything.
         dtype: as in `Loss`.

@@ -223,3 +223,39 @@ def test_stop_training_from_a_callback():
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     history = model.fit(x, y, epochs=5, batch_size=8, callbacks=[StopAfterTwoBatches()], verbose=0)
     assert model.optimizer.iterations == 2 and len(history.epoch) == 1
+
+
+def test_use_ema_puts_the_moving_average_into_the_weights_at_the_end_of_fit():
+    x, y = data()
+
+    def train(use_ema):
+        deepglass.clear_session()
+        deepglass.config.set_random_seed(2)
+        model = small_model()
+        model.compile(optimizer=deepglass.optimizers.SGD(learning_rate=0.1, use_ema=use_ema, ema_momentum=0.5),
+                      loss="sparse_categorical_crossentropy")
+        model.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0)
+        return model
+
+    plain, averaged = train(False), train(True)
+    different = [not np.allclose(a, b) for a, b in zip(plain.get_weights(), averaged.get_weights())]
+    assert all(different)
+
+
+def test_weight_decay_exclusion_by_layer_name_reaches_the_optimizer():
+    x, y = data()
+
+    def one_step(weight_decay, exclude):
+        deepglass.clear_session()
+        deepglass.config.set_random_seed(4)
+        model = small_model()
+        optimizer = deepglass.optimizers.AdamW(learning_rate=0.1, weight_decay=weight_decay)
+        if exclude:
+            optimizer.exclude_from_weight_decay(var_names=[model.layers[0].name + "/"])
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+        model.fit(x, y, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0)
+        return model.get_weights()
+
+    no_decay, excluded = one_step(0.0, False), one_step(0.5, True)
+    np.testing.assert_array_equal(no_decay[0], excluded[0])  # the first layer was excluded by name
+    assert not np.allclose(no_decay[2], excluded[2])  # the second decayed

@@ -75,8 +75,11 @@ class Layer(nn.Module):
 
     # ----------------------------------------------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
-        if self._plain_call and args and type(args[0]) is torch.Tensor and not _checking[0]:
-            return nn.Module.__call__(self, *args, **kwargs)
+        if self._plain_call and args and not _checking[0]:
+            first = args[0]
+            if type(first) is torch.Tensor or (type(first) is list and first and
+                                               all(type(t) is torch.Tensor for t in first)):
+                return nn.Module.__call__(self, *args, **kwargs)
         if is_symbolic(args) or is_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
         return self._eager_call(args, kwargs)

@@ -60,7 +60,8 @@ _registry = _Registry("metric", ALL_CLASSES, aliases={
     "bce": BinaryCrossentropy, "mse": MeanSquaredError, "mae": MeanAbsoluteError,
     "mape": MeanAbsolutePercentageError, "msle": MeanSquaredLogarithmicError, "acc": Accuracy,
     "BCE": BinaryCrossentropy, "MSE": MeanSquaredError, "MAE": MeanAbsoluteError,
-    "MAPE": MeanAbsolutePercentageError, "MSLE": MeanSquaredLogarithmicError, "rmse": RootMeanSquaredError, "logcosh": LogCoshError, "kld": KLDivergence, "mean_iou": MeanIoU,
+    "MAPE": MeanAbsolutePercentageError, "MSLE": MeanSquaredLogarithmicError, "rmse": RootMeanSquaredError,
+    "logcosh": LogCoshError, "kld": KLDivergence, "mean_iou": MeanIoU,
     "binary_iou": BinaryIoU, "iou": IoU, "one_hot_iou": OneHotIoU, "one_hot_mean_iou": OneHotMeanIoU,
 })
 _FUNCTIONS = {fn.__name__: fn for fn in (accuracy, binary_accuracy, categorical_accuracy,

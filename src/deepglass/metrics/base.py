@@ -173,7 +173,7 @@ def reduce_to_samplewise_values(values, sample_weight, reduce_fn, dtype):
 
 
 class Sum(Metric):
-    """The running (weighted) sum of the values given.
+    """The running (weighted) sum of the values given: `sum(values * weights)`.
 
     Arguments:
         name, dtype: as in `Metric`.

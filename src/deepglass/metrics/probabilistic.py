@@ -4,7 +4,8 @@ from deepglass.metrics.base import _FixedWrapper
 
 
 class BinaryCrossentropy(_FixedWrapper):
-    """The mean binary cross-entropy between labels and predictions.
+    """The mean binary cross-entropy between labels and predictions: the mean of
+    `mean(-(y * log(p) + (1 - y) * log(1 - p)), axis=-1)` (see `losses.binary_crossentropy`).
 
     Arguments:
         name, dtype: as in `Metric`.
@@ -27,7 +28,8 @@ class BinaryCrossentropy(_FixedWrapper):
 
 
 class CategoricalCrossentropy(_FixedWrapper):
-    """The mean categorical cross-entropy, for one-hot labels.
+    """The mean categorical cross-entropy, for one-hot labels: the mean of `-sum(y_true * log(y_pred), axis)`
+    (see `losses.categorical_crossentropy`).
 
     Arguments:
         name, dtype: as in `Metric`.
@@ -45,7 +47,8 @@ class CategoricalCrossentropy(_FixedWrapper):
 
 
 class SparseCategoricalCrossentropy(_FixedWrapper):
-    """The mean cross-entropy for integer labels.
+    """The mean cross-entropy for integer labels: the mean of `-log(y_pred[y_true])`
+    (see `losses.sparse_categorical_crossentropy`).
 
     Arguments:
         name, dtype: as in `Metric`.
@@ -64,7 +67,8 @@ class SparseCategoricalCrossentropy(_FixedWrapper):
 
 
 class KLDivergence(_FixedWrapper):
-    """The mean Kullback-Leibler divergence `sum(y_true * log(y_true / y_pred))`. Arguments: name, dtype."""
+    """The mean Kullback-Leibler divergence `sum(y_true * log(y_true / y_pred), axis=-1)`, both clipped to
+    `[epsilon, 1]`. Arguments: name, dtype as in `Metric`."""
 
     _fn_default = staticmethod(losses.kl_divergence)
 
@@ -73,7 +77,8 @@ class KLDivergence(_FixedWrapper):
 
 
 class Poisson(_FixedWrapper):
-    """The mean Poisson loss `y_pred - y_true * log(y_pred)`. Arguments: name, dtype as in `Metric`."""
+    """The mean Poisson loss `mean(y_pred - y_true * log(y_pred + epsilon), axis=-1)`. Arguments: name, dtype as in
+    `Metric`."""
 
     _fn_default = staticmethod(losses.poisson)
 
@@ -82,7 +87,8 @@ class Poisson(_FixedWrapper):
 
 
 class Hinge(_FixedWrapper):
-    """The mean hinge loss `max(1 - y_true * y_pred, 0)`. Arguments: name, dtype as in `Metric`."""
+    """The mean hinge loss `mean(max(1 - y_true * y_pred, 0), axis=-1)` (labels 0/1 read as -1/1). Arguments:
+    name, dtype as in `Metric`."""
 
     _fn_default = staticmethod(losses.hinge)
     _direction = "down"
@@ -92,7 +98,8 @@ class Hinge(_FixedWrapper):
 
 
 class SquaredHinge(_FixedWrapper):
-    """The mean squared hinge loss. Arguments: name, dtype as in `Metric`."""
+    """The mean squared hinge loss `mean(square(max(1 - y_true * y_pred, 0)), axis=-1)` (labels 0/1 read as -1/1).
+    Arguments: name, dtype as in `Metric`."""
 
     _fn_default = staticmethod(losses.squared_hinge)
     _direction = "down"
@@ -102,7 +109,8 @@ class SquaredHinge(_FixedWrapper):
 
 
 class CategoricalHinge(_FixedWrapper):
-    """The mean categorical hinge loss. Arguments: name, dtype as in `Metric`."""
+    """The mean categorical hinge loss `max(neg - pos + 1, 0)`, `pos = sum(y_true * y_pred)`,
+    `neg = max((1 - y_true) * y_pred)`, for one-hot labels. Arguments: name, dtype as in `Metric`."""
 
     _fn_default = staticmethod(losses.categorical_hinge)
     _direction = "down"

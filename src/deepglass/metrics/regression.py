@@ -74,7 +74,8 @@ class LogCoshError(_FixedWrapper):
 
 
 class CosineSimilarity(_FixedWrapper):
-    """The mean cosine similarity between labels and predictions (1: same direction).
+    """The mean cosine similarity between labels and predictions,
+    `sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)`, in [-1, 1] (1: same direction).
 
     Arguments:
         name, dtype: as in `Metric`.

@@ -1,7 +1,10 @@
-"""Per-weight adaptive rates from squared gradients: RMSprop, Adagrad and Adadelta, on their `torch.optim` namesakes."""
+"""Per-weight adaptive rates from squared gradients: RMSprop, Adagrad, Adadelta and Adafactor, on their `torch.optim`
+namesakes."""
+import math
+
 import torch
 
-from deepglass.optimizers.arguments import check_epsilon, check_number
+from deepglass.optimizers.arguments import check_epsilon, check_number, require_torch_optimizer
 from deepglass.optimizers.optimizer import Optimizer
 
 
@@ -131,3 +134,56 @@ class Adadelta(Optimizer):
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adafactor(Optimizer):
+    """Adafactor: Adam-like rates from factored second moments, in memory linear in the rows plus the columns
+    (Shazeer & Stern 2018).
+
+    At step `t`, with `beta_2_t = 1 - t**beta_2_decay`, `rho_t = min(lr, 1 / sqrt(t))` and
+    `alpha_t = max(epsilon_2, rms(w)) * rho_t`: for a weight of 2 or more axes (factored over the last two),
+    `r = beta_2_t * r + (1 - beta_2_t) * mean(g**2 + epsilon_1, axis=-1)`,
+    `c = beta_2_t * c + (1 - beta_2_t) * mean(g**2 + epsilon_1, axis=-2)`, `v = outer(r / mean(r), c)`; for a vector,
+    `v = beta_2_t * v + (1 - beta_2_t) * (g**2 + epsilon_1)`. Then `u = g / sqrt(v)`,
+    `w -= alpha_t * u / max(1, rms(u) / clip_threshold)` (`rms(x) = sqrt(mean(x**2))`).
+
+    Torch floors the estimate `v` at `eps1**2` (and `mean(r)` at `eps1`) instead of adding `epsilon_1` to `g**2`;
+    it is given `eps1 = sqrt(epsilon_1)`, so the floor is `epsilon_1` and the two rules agree wherever the mean
+    squared gradient of a row exceeds `sqrt(epsilon_1)` (1e-15 by default). Torch's Adafactor reads each weight's
+    norm to the host at every step, so it synchronises with the device once per weight tensor.
+
+    Arguments:
+        learning_rate: a float >= 0, a schedule or a callable (default 0.001).
+        beta_2_decay: the exponent of the second-moment decay schedule, <= 0.
+        epsilon_1: the regularisation added to the squared gradients, >= 0.
+        epsilon_2: the smallest weight scale `alpha_t` uses, >= 0.
+        clip_threshold: the largest root mean square of an update, >= 1 (torch's limit).
+        relative_step: kept for Keras's API and configs; as in Keras 3 the step is `min(lr, 1 / sqrt(t))` either way.
+        **kwargs: the arguments common to every optimizer (see `Optimizer`).
+
+    Example:
+        >>> optimizer = Adafactor(learning_rate=1e-2)
+    """
+
+    torch_class = getattr(torch.optim, "Adafactor", None)  # torch >= 2.5
+
+    def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3, clip_threshold=1.0,
+                 relative_step=True, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_2_decay = check_number("beta_2_decay", beta_2_decay, high=0.0)
+        self.epsilon_1 = check_number("epsilon_1", epsilon_1, 0.0)
+        self.epsilon_2 = check_number("epsilon_2", epsilon_2, 0.0)
+        self.clip_threshold = check_number("clip_threshold", clip_threshold, 1.0)
+        self.relative_step = bool(relative_step)
+
+    def _check_torch_support(self):
+        require_torch_optimizer("Adafactor")
+
+    def _torch_arguments(self):
+        return {"beta2_decay": self.beta_2_decay, "eps": (math.sqrt(self.epsilon_1), self.epsilon_2),
+                "d": self.clip_threshold}
+
+    def get_config(self):
+        return {**super().get_config(), "beta_2_decay": self.beta_2_decay, "epsilon_1": self.epsilon_1,
+                "epsilon_2": self.epsilon_2, "clip_threshold": self.clip_threshold,
+                "relative_step": self.relative_step}

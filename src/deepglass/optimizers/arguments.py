@@ -43,6 +43,13 @@ def _describe(low, high, low_open, high_open):
     return "a finite number"
 
 
+def require_torch_optimizer(name):
+    """Raise a RuntimeError saying what to do if the installed torch has no `torch.optim.<name>`."""
+    if not hasattr(torch.optim, name):
+        raise RuntimeError(f"{name} runs on `torch.optim.{name}`, which torch {torch.__version__} does not have; "
+                           "upgrade torch (`pip install -U torch`) to use it.")
+
+
 def warn_legacy(argument, message):
     """Warn once per process that `argument` is a Keras 1/2 spelling, pointing at the caller's line."""
     if argument in _warned:

@@ -193,6 +193,7 @@ class Optimizer(Configurable):
         dtype, else `foreach` on devices with foreach kernels (`self.kernel` says which). Building again with the
         same parameters does nothing; with others, the optimizer starts afresh on them, from step 0.
         """
+        self._check_torch_support()
         if self.torch_class is None:
             raise NotImplementedError(f"{type(self).__name__} must set `torch_class`, the torch.optim optimizer that "
                                       "performs its update.")
@@ -241,6 +242,9 @@ class Optimizer(Configurable):
         excluded = [p for p in params if not self._uses_weight_decay(p)]
         return ([{"params": decayed}] if decayed else []) + (
             [{"params": excluded, "weight_decay": 0.0}] if excluded else [])
+
+    def _check_torch_support(self):
+        """Raise if the installed torch lacks what this optimizer needs (the base needs nothing more)."""
 
     def _torch_arguments(self):
         """The torch optimizer's hyper-parameters, other than the parameters, `lr` and the kernel choice."""
@@ -323,14 +327,20 @@ class Optimizer(Configurable):
             torch.nn.utils.clip_grad_value_(params, self.clipvalue)
         lr = self._applied_rate(self._iterations)
         self._set_torch_rate(lr)
-        if self.weight_decay and not self._torch_weight_decay:
-            decayed = [p for p in params if self._uses_weight_decay(p)] if (
-                self._excluded or self._exclude_pattern) else params
-            if decayed:
-                torch._foreach_mul_(decayed, 1.0 - lr * self.weight_decay)
+        if not self._torch_weight_decay:
+            self._decay_weights(params, lr)
         self._prepare_step(params, lr)
         self.torch_optimizer.step()
         self._last_lr = lr
+
+    def _decay_weights(self, params, lr):
+        """Keras's decoupled weight decay, before the update: `w -= lr * weight_decay * w`."""
+        if not self.weight_decay:
+            return
+        decayed = [p for p in params if self._uses_weight_decay(p)] if (
+            self._excluded or self._exclude_pattern) else params
+        if decayed:
+            torch._foreach_mul_(decayed, 1.0 - lr * self.weight_decay)
 
     def _rescale_momentum(self, lr, key="momentum_buffer"):
         """Keras's momentum holds `lr * velocity`, torch's holds the velocity and multiplies it by the rate of the

@@ -150,6 +150,7 @@ class Trainer:
             callback_list.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        self.optimizer.finalize_variable_values()  # moving averages into the weights, when use_ema is set
         callback_list.on_train_end(logs)
         return self.history
 
@@ -218,9 +219,14 @@ class Trainer:
             if not self._compiled_metrics.built:
                 self._compiled_metrics.build(y_small, y_pred)
         if not self._prepared:
-            self.optimizer.build(self.trainable_weights)
+            self.optimizer.build(self._named_trainable_weights())
             self._collect_step_extras()
             self._prepared = True
+
+    def _named_trainable_weights(self):
+        """(`"layer/weight"`, tensor) pairs, so optimizers can exclude weights by name as Keras's do."""
+        return [(f"{getattr(owner, 'name', type(owner).__name__)}/{name}", getattr(owner, name))
+                for owner, name, _ in self._weight_triples("trainable")]
 
     def _checked_forward(self, x_small):
         self.train(False)
