@@ -3,12 +3,13 @@
 `import deepglass as keras` runs Keras programs: define a network, compile it, fit it, evaluate it, use it.
 """
 from deepglass import activations, callbacks, config, constraints, datasets, initializers, layers, losses, metrics
-from deepglass import models, optimizers, preprocessing, regularizers, utils
+from deepglass import models, optimizers, preprocessing, regularizers, saving, utils
 from deepglass.layers import Input
 from deepglass.models import Model, Sequential
 from deepglass.naming import clear_session
+from deepglass import insight  # noqa: E402  registers the end-of-fit summary with the fit loop
 
 __version__ = "0.1.0"
 __all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "clear_session", "config", "constraints",
-           "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers", "preprocessing",
-           "regularizers", "utils"]
+           "datasets", "initializers", "insight", "layers", "losses", "metrics", "models", "optimizers", "preprocessing",
+           "regularizers", "saving", "utils"]

@@ -93,3 +93,19 @@ def enable_unsafe_deserialization():
 def in_safe_mode():
     """True unless `enable_unsafe_deserialization()` was called: loading then refuses to run code from a file."""
     return _safe_mode[0]
+
+
+_insight = [True]
+
+
+def set_insight(enabled):
+    """Turn on (the default) or off the one-line summary of training findings that `fit(..., verbose=1)` prints
+    at its end (see `deepglass.insight.diagnose`)."""
+    if not isinstance(enabled, bool):
+        raise ValueError(f"Expected set_insight(True) or set_insight(False); got {enabled!r}.")
+    _insight[0] = enabled
+
+
+def insight_enabled():
+    """Whether `fit(..., verbose=1)` ends with a one-line summary of what its learning curves show."""
+    return _insight[0]

@@ -154,3 +154,13 @@ def test_explicit_training_argument_in_the_graph_overrides_inference_mode():
     model = deepglass.Model(inputs, layers.Dropout(0.5)(inputs, training=True))  # Monte-Carlo dropout
     out = model.predict(np.ones((1, 1000), dtype="float32"), verbose=0)
     assert 0.3 < (out == 0).mean() < 0.7
+
+
+def test_one_output_in_a_list_is_a_single_output_model():
+    inputs = deepglass.Input((3,))
+    model = deepglass.Model(inputs, [layers.Dense(2)(inputs)])
+    assert model.output_shape == (None, 2)
+    model.compile(optimizer="sgd", loss=["mse"])
+    x = np.ones((4, 3), "float32")
+    assert model.predict(x, verbose=0).shape == (4, 2)
+    model.fit(x, np.zeros((4, 2), "float32"), verbose=0)

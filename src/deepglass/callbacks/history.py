@@ -29,3 +29,8 @@ class History(Callback):
             self.history.setdefault(name, []).append(value)
         if self.model is not None:
             self.model.history = self  # the latest record, also when training stops early
+
+    def diagnose(self, **kwargs):
+        """What the learning curves show: `deepglass.insight.diagnose(self, **kwargs)` (a list of findings)."""
+        from deepglass.insight import diagnose  # insight sits above callbacks: import it only when asked
+        return diagnose(self, **kwargs)

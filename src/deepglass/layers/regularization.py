@@ -56,6 +56,7 @@ class BaseSpatialDropout(Dropout):
     def get_config(self):
         config = super().get_config()
         del config["noise_shape"]
+        del config["trainable"]  # Keras's SpatialDropout takes no `trainable`, so files stay loadable there
         return {**config, "data_format": self.data_format}
 
 

@@ -25,6 +25,8 @@ class Functional(Model):
                 if not isinstance(tensor, KerasTensor):
                     raise ValueError(f"Model {what} must be symbolic tensors from Input() and layer calls; got "
                                      f"{type(tensor).__name__}.")
+        if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
+            outputs = outputs[0]  # as Keras: one output in a list is still a single-output model
         self._input_structure = inputs
         self._output_structure = outputs
         self.inputs = tree.flatten(inputs)
@@ -114,7 +116,17 @@ class Functional(Model):
         return tree.map_structure(lambda t: KerasTensor(t.shape, t.dtype), self._output_structure)
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable}
+        """Keras 3's functional config: the layers (in Keras's order) with the calls that connect them, and the
+        model's input and output layers; `Functional.from_config` rebuilds the same graph."""
+        from deepglass.saving.functional_config import functional_get_config
+        return functional_get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from deepglass.saving.functional_config import functional_from_config
+        from deepglass.saving.registration import CustomObjectScope
+        with CustomObjectScope(custom_objects):
+            return functional_from_config(cls, config)
 
 
 class _Slot:

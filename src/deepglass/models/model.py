@@ -74,5 +74,40 @@ class Model(Trainer, Layer):
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """The model `get_config()` describes: a functional config (layers, input and output layers) rebuilds the
+        graph; any other config is passed to the constructor."""
+        from deepglass.saving.registration import CustomObjectScope
+        if all(key in config for key in ("layers", "input_layers", "output_layers")):
+            from deepglass.models.functional import Functional
+            from deepglass.saving.functional_config import functional_from_config
+            with CustomObjectScope(custom_objects):
+                return functional_from_config(Functional if cls is Model else cls, config)
+        return cls(**config)
+
+    # ------------------------------------------------------------------------------------------------------ saving
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Save the model: `.keras` (architecture, weights, compile arguments, optimizer state) or `.h5` (Keras 2).
+        See `deepglass.saving.save_model`."""
+        from deepglass.saving import save_model
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
+        """Save the weights: `.weights.h5`, `.safetensors` or `.h5`. See `deepglass.saving.save_weights`."""
+        from deepglass.saving import save_weights
+        save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Load weights from `.weights.h5`, `.keras`, `.safetensors` or `.h5`; a file that does not fit this model
+        raises and changes nothing. See `deepglass.saving.load_weights`."""
+        from deepglass.saving import load_weights
+        load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+    def to_json(self, **kwargs):
+        """The architecture (and compile arguments) as JSON text, for `deepglass.models.model_from_json`."""
+        from deepglass.saving.api import model_to_json
+        return model_to_json(self, **kwargs)
+
     def extra_repr(self):
         return f"name={self.name!r}"

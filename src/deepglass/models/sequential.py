@@ -145,15 +145,28 @@ class Sequential(Model):
         return super().compute_output_spec(*args, **kwargs)
 
     def get_config(self):
-        from deepglass import layers
-        entries = [layers.serialize(self._input_tensor._keras_history[0])] if self._input_tensor is not None else []
-        return {"name": self.name, "trainable": self.trainable,
-                "layers": entries + [layers.serialize(layer) for layer in self._stack]}
+        """Keras 3's Sequential config: name, trainable, dtype, the layers (the Input first, when there is one) and
+        the input shape."""
+        from deepglass.saving.serialization import serialize_keras_object
+        stack = ([self._input_tensor._keras_history[0]] if self._input_tensor is not None else []) + self._stack
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": self.dtype},
+                            "registered_name": None},
+                  "layers": [serialize_keras_object(layer) for layer in stack]}
+        if self._input_tensor is not None:
+            config["build_input_shape"] = list(self._input_tensor.shape)
+        return config
 
     @classmethod
-    def from_config(cls, config):
-        from deepglass import layers
-        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
-        for entry in config["layers"]:
-            model.add(layers.deserialize(entry))
+    def from_config(cls, config, custom_objects=None):
+        from deepglass.saving.registration import CustomObjectScope
+        from deepglass.saving.serialization import build_object, shape_from_json
+        if isinstance(config, list):  # Keras 2.0-2.1 wrote the list of layers alone
+            config = {"layers": config}
+        with CustomObjectScope(custom_objects):
+            model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+            for entry in config["layers"]:
+                model.add(build_object(entry, kind="layers"))
+        if not model.built and config.get("build_input_shape"):
+            model.build(shape_from_json(config["build_input_shape"]))
         return model

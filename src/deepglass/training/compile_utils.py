@@ -14,6 +14,8 @@ def _per_output(value, output_names, what):
             raise ValueError(f"compile({what}=...) names outputs {unknown}, but the model's outputs are "
                              f"{output_names}.")
         return [value.get(name) for name in output_names]
+    if isinstance(value, (list, tuple)) and len(output_names) == 1 and len(value) == 1 and what == "loss":
+        return list(value)  # loss=["mse"] for a single output
     if isinstance(value, (list, tuple)) and len(output_names) > 1:
         if len(value) != len(output_names):
             raise ValueError(f"compile({what}=...) has {len(value)} entries for {len(output_names)} outputs "

@@ -14,6 +14,7 @@ from deepglass import config
 from deepglass import optimizers as optimizers_module
 from deepglass.callbacks import CallbackList
 from deepglass.layers.layer import checked_calls
+from deepglass.training import default_callbacks
 from deepglass.training.array_data import split_validation
 from deepglass.training.data_adapters import adapt, is_array_data
 from deepglass.training.compile_utils import CompiledLoss, CompiledMetrics, LossTracker, flatten_targets
@@ -120,8 +121,9 @@ class Trainer:
         val = self._validation_data(validation_data, validation_batch_size or batch_size, device)
         self._prepare(train)
         steps = steps_per_epoch or train.steps
-        callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-                                     verbose=verbose, epochs=epochs, steps=steps)
+        callback_list = CallbackList([callbacks, default_callbacks.create(verbose=verbose)], add_history=True,
+                                     add_progbar=verbose != 0, model=self, verbose=verbose, epochs=epochs,
+                                     steps=steps)
         batch_hooks = callback_list.needs_batch_hooks("train")
         self.stop_training = False
         train_kwargs = self._mode_kwargs(True)
@@ -159,6 +161,7 @@ class Trainer:
         y_pred = self(x, **call_kwargs)
         loss, parts = self._compiled_loss(y, y_pred, sample_weight)
         loss = self._add_penalties(loss)
+        self._step_loss = loss.detach()  # for callbacks that record per-step losses, without a host sync
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()

@@ -1,0 +1,23 @@
+"""Insight: see inside training — what the learning curves say, and what happens in each layer.
+
+- `diagnose(history)` (also `history.diagnose()`): findings such as overfitting, underfitting or a learning
+  rate too high, each with the epochs concerned, the evidence in numbers and advice.
+- `Monitor(every_n_steps=50)`: a callback recording per-layer gradient, weight, update and activation
+  statistics; `monitor.findings()` names vanishing or exploding gradients, dead layers and bad initialisation.
+- `plot_gradient_flow(monitor)`, `plot_activation_stats(monitor)`: pictures of a Monitor's records.
+- `FitSummary`: the one-line `Insight: ...` summary that `fit(..., verbose=1)` prints at its end (turn it off
+  with `deepglass.config.set_insight(False)`).
+
+Importing this package registers that summary with the fit loop; matplotlib is imported only when plotting.
+"""
+from deepglass.insight.diagnosis import CURVE_FINDINGS, Thresholds, diagnose
+from deepglass.insight.findings import Finding
+from deepglass.insight.monitor import MONITOR_FINDINGS, STATISTICS, Monitor, MonitorThresholds
+from deepglass.insight.plots import plot_activation_stats, plot_gradient_flow
+from deepglass.insight.summary import FitSummary, fit_summary_factory
+from deepglass.training import default_callbacks
+
+default_callbacks.register(fit_summary_factory)
+
+__all__ = ["CURVE_FINDINGS", "FitSummary", "Finding", "MONITOR_FINDINGS", "Monitor", "MonitorThresholds",
+           "STATISTICS", "Thresholds", "diagnose", "plot_activation_stats", "plot_gradient_flow"]
