@@ -1,5 +1,4 @@
 """Benchmark data: Fashion-MNIST from Debian's package where present, else random data of the same shape."""
-import gzip
 import os
 
 import numpy as np
@@ -7,20 +6,12 @@ import numpy as np
 FASHION = "/usr/share/datasets/fashion-mnist"
 
 
-def _idx(path):
-    with gzip.open(path, "rb") as handle:
-        raw = handle.read()
-    rank = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(rank))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * rank).reshape(shape)
-
-
 def fashion_mnist(count):
     """`count` training images as float32 in [0, 1], shape (count, 28, 28, 1), with int64 labels; and the source."""
     if os.path.isdir(FASHION):
-        x = _idx(f"{FASHION}/train-images-idx3-ubyte.gz")[:count].astype("float32")[..., None] / 255
-        y = _idx(f"{FASHION}/train-labels-idx1-ubyte.gz")[:count].astype("int64")
-        return x, y, "Fashion-MNIST"
+        from deepglass.datasets import fashion_mnist
+        (x, y), _ = fashion_mnist.load_data()
+        return x[:count, ..., None].astype("float32") / 255, y[:count].astype("int64"), "Fashion-MNIST"
     rng = np.random.default_rng(0)
     return rng.random((count, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, count), "random 28x28"
 
