@@ -274,8 +274,9 @@ def test_axis_1_on_five_dimensional_inputs_as_keras():
 
 def test_conv3d_and_batch_normalization_counts_as_keras():
     def build(k):
-        return k.Sequential([k.Input((6, 6, 6, 2)), k.layers.Conv3D(5, 3), k.layers.BatchNormalization(),
-                             k.layers.Conv3D(4, 2), k.layers.BatchNormalization(axis=1)])
+        return k.Sequential([k.Input((6, 6, 6, 2)), k.layers.Conv3D(5, 3, name="conv_a"),
+                             k.layers.BatchNormalization(name="bn_a"), k.layers.Conv3D(4, 2, name="conv_b"),
+                             k.layers.BatchNormalization(axis=1, name="bn_b")], name="volumes")
     def sizes(weights):
         return sum(int(np.prod(tuple(w.shape))) for w in weights)
 
@@ -283,6 +284,9 @@ def test_conv3d_and_batch_normalization_counts_as_keras():
     assert ours.count_params() == theirs.count_params()
     assert sizes(ours.trainable_weights) == sizes(theirs.trainable_weights)
     assert sizes(ours.non_trainable_weights) == sizes(theirs.non_trainable_weights) == 2 * 5 + 2 * 3
+    captured = []
+    theirs.summary(print_fn=captured.append)
+    assert summary_string(ours) == captured[0]
 
 
 def test_configs_have_keras_keys_and_round_trip():
