@@ -167,7 +167,8 @@ class Layer(nn.Module):
     @property
     def input(self):
         """The symbolic input of the layer's first call on symbolic data."""
-        return self._first_node("input").call_args[0]
+        node = self._first_node("input")
+        return node.call_args[0] if node.call_args else node.outputs  # an InputLayer's input is its output
 
     @property
     def output(self):
