@@ -35,6 +35,8 @@ from deepglass.layers.regularization import (
     SpatialDropout3D,
 )
 from deepglass.layers.reshaping import Flatten, Permute, Reshape
+from deepglass.layers.preprocessing import CategoryEncoding, Discretization, Normalization, Rescaling
+from deepglass.layers.preprocessing_image import CenterCrop, Resizing
 from deepglass.layers.reshaping import RepeatVector
 from deepglass.layers.sampling import UpSampling1D, UpSampling2D, UpSampling3D
 from deepglass.layers.torch_wrapper import TorchModuleWrapper
@@ -57,6 +59,7 @@ _LAYER_CLASSES += [DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableC
 _LAYER_CLASSES += [SumPooling1D, SumPooling2D, SumPooling3D, LPPooling1D, LPPooling2D, LPPooling3D,
                    MaxPooling1DWithIndices, MaxPooling2DWithIndices, MaxPooling3DWithIndices, MaxUnpooling1D,
                    MaxUnpooling2D, MaxUnpooling3D]
+_LAYER_CLASSES += [CategoryEncoding, CenterCrop, Discretization, Normalization, Rescaling, Resizing]
 _registry = Registry("layer", _LAYER_CLASSES)
 
 
