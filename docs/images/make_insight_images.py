@@ -15,6 +15,8 @@ from sklearn.datasets import load_digits  # noqa: E402
 import deepglass  # noqa: E402
 from deepglass import initializers, layers  # noqa: E402
 from deepglass.insight import Monitor, diagnose, plot_activation_stats, plot_gradient_flow  # noqa: E402
+from deepglass.insight import (expected_calibration_error, feature_maps, grad_cam, mc_dropout_predict,  # noqa: E402
+                               overlay, plot_feature_maps, plot_filters, plot_reliability)
 
 HERE = pathlib.Path(__file__).parent
 
@@ -35,6 +37,10 @@ def overfitting_curves(x, y):
     for finding in findings:
         print(finding, end="\n\n")
     draw_overfitting(history.history, findings[0])
+    probabilities = model.predict(x[1000:1300], verbose=0)
+    print(f"Unregularised MLP, ECE on 300 validation digits: "
+          f"{expected_calibration_error(y[1000:1300], probabilities):.3f}\n")
+    plot_reliability(y[1000:1300], probabilities, filename=HERE / "insight_reliability.png")
 
 
 def draw_overfitting(logs, finding):
@@ -75,6 +81,69 @@ def deep_mlp(activation, initializer, x, y):
     return monitor
 
 
+def quadrant_images(count, rng):
+    """16x16 noise images with a bright 4x4 patch in one quadrant; the label is the quadrant."""
+    images = rng.uniform(0, 0.25, (count, 16, 16, 1)).astype("float32")
+    labels = rng.integers(0, 4, count)
+    for image, label in zip(images, labels):
+        row, column = 8 * (label // 2) + rng.integers(0, 5), 8 * (label % 2) + rng.integers(0, 5)
+        image[row:row + 4, column:column + 4] = 1.0
+    return images, labels
+
+
+def looking_inside():
+    """A small CNN trained on quadrant images: its filters, feature maps and Grad-CAM maps."""
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    x, y = quadrant_images(400, rng)
+    deepglass.config.set_random_seed(0)
+    model = deepglass.Sequential([deepglass.Input((16, 16, 1)),
+                                  layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_1"),
+                                  layers.MaxPooling2D(2, name="pool"),
+                                  layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_2"),
+                                  layers.Flatten(), layers.Dense(4, activation="softmax", kernel_constraint="non_neg")])
+    model.compile(optimizer=deepglass.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=5, batch_size=32, verbose=0)
+    plot_filters(model.get_layer("conv_1"), filename=HERE / "insight_filters.png")
+    x_test, y_test = quadrant_images(8, np.random.default_rng(1))
+    plot_feature_maps(feature_maps(model, x_test[:1], ["conv_1", "pool", "conv_2"]), max_channels=8,
+                      filename=HERE / "insight_feature_maps.png")
+    heat = grad_cam(model, x_test)
+    figure, axes = plt.subplots(2, 4, figsize=(8, 5))
+    for column in range(4):
+        axes[0, column].imshow(x_test[column, :, :, 0], cmap="gray", vmin=0, vmax=1)
+        axes[0, column].set_title(f"input (quadrant {y_test[column]})", fontsize=9)
+        axes[1, column].imshow(overlay(x_test[column], heat[column]))
+        axes[1, column].set_title("Grad-CAM of conv_2", fontsize=9)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.suptitle("Where the CNN looks: the class is the quadrant with the bright patch")
+    figure.tight_layout()
+    figure.savefig(HERE / "insight_grad_cam.png", dpi=100)
+    plt.close(figure)
+
+
+def blobs_uncertainty():
+    """MC dropout on an MLP trained on two blobs: the spread near the data and far from it."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal((-2, 0), 0.5, (100, 2)), rng.normal((2, 0), 0.5, (100, 2))]).astype("float32")
+    y = np.repeat([0, 1], 100)
+    deepglass.config.set_random_seed(0)
+    model = deepglass.Sequential([deepglass.Input((2,)), layers.Dense(64, activation="relu"), layers.Dropout(0.5),
+                                  layers.Dense(64, activation="relu"), layers.Dropout(0.5),
+                                  layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=deepglass.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=5, batch_size=32, verbose=0)
+    near = np.concatenate([rng.normal((-2, 0), 0.5, (50, 2)), rng.normal((2, 0), 0.5, (50, 2))]).astype("float32")
+    angles = rng.uniform(0, 2 * np.pi, 100)
+    far = (np.stack([np.cos(angles), np.sin(angles)], axis=1) * 30).astype("float32")
+    for name, points in (("near the blobs", near), ("30 units away", far)):
+        _, std, entropy = mc_dropout_predict(model, points, n=50)
+        print(f"MC dropout {name}: mean std {std.mean():.4f}, mean predictive entropy {entropy.mean():.3f} nats")
+
+
 def shrink(name):
     """Store a picture with a 128-colour palette: the same look in a third of the bytes."""
     path = HERE / name
@@ -91,6 +160,8 @@ def main():
     plot_gradient_flow(relu, HERE / "insight_gradient_flow_relu.png")
     saturated = deep_mlp("tanh", initializers.RandomNormal(stddev=1.5), x, y)
     plot_activation_stats(saturated, HERE / "insight_activations_tanh_large_init.png")
+    looking_inside()
+    blobs_uncertainty()
     for path in HERE.glob("insight_*.png"):
         shrink(path.name)
 

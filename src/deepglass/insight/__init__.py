@@ -5,6 +5,9 @@
 - `Monitor(every_n_steps=50)`: a callback recording per-layer gradient, weight, update and activation
   statistics; `monitor.findings()` names vanishing or exploding gradients, dead layers and bad initialisation.
 - `plot_gradient_flow(monitor)`, `plot_activation_stats(monitor)`: pictures of a Monitor's records.
+- `feature_maps`, `plot_feature_maps`, `plot_filters`, `grad_cam`, `saliency`, `overlay`: what a trained model
+  looks at.
+- `mc_dropout_predict`, `expected_calibration_error`, `plot_reliability`: how sure it is, and whether it should be.
 - `FitSummary`: the one-line `Insight: ...` summary that `fit(..., verbose=1)` prints at its end (turn it off
   with `deepglass.config.set_insight(False)`).
 
@@ -12,12 +15,19 @@ Importing this package registers that summary with the fit loop; matplotlib is i
 """
 from deepglass.insight.diagnosis import CURVE_FINDINGS, Thresholds, diagnose
 from deepglass.insight.findings import Finding
+from deepglass.insight.inspect import (feature_maps, filter_weights, grad_cam, overlay, plot_feature_maps,
+                                      plot_filters, saliency)
 from deepglass.insight.monitor import MONITOR_FINDINGS, STATISTICS, Monitor, MonitorThresholds
 from deepglass.insight.plots import plot_activation_stats, plot_gradient_flow
 from deepglass.insight.summary import FitSummary, fit_summary_factory
+from deepglass.insight.uncertainty import (calibration_bins, expected_calibration_error, mc_dropout_predict,
+                                          plot_reliability, predictive_entropy)
 from deepglass.training import default_callbacks
 
 default_callbacks.register(fit_summary_factory)
 
 __all__ = ["CURVE_FINDINGS", "FitSummary", "Finding", "MONITOR_FINDINGS", "Monitor", "MonitorThresholds",
            "STATISTICS", "Thresholds", "diagnose", "plot_activation_stats", "plot_gradient_flow"]
+__all__ += ["calibration_bins", "expected_calibration_error", "feature_maps", "filter_weights", "grad_cam",
+            "mc_dropout_predict", "overlay", "plot_feature_maps", "plot_filters", "plot_reliability",
+            "predictive_entropy", "saliency"]
