@@ -104,6 +104,12 @@ class Model(Trainer, Layer):
         from deepglass.saving import load_weights
         load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
 
+    def export(self, filepath, format=None, input_signature=None, verbose=True):
+        """Write the model for inference without deepglass: `.onnx` (onnxruntime) or `.pt2` (torch.export), with a
+        dynamic batch axis. See `deepglass.saving.export.export_model`."""
+        from deepglass.saving.export import export_model
+        export_model(self, filepath, format=format, input_signature=input_signature, verbose=verbose)
+
     def to_json(self, **kwargs):
         """The architecture (and compile arguments) as JSON text, for `deepglass.models.model_from_json`."""
         from deepglass.saving.api import model_to_json
