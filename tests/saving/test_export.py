@@ -49,7 +49,14 @@ def run_torch_export(path, x):
     return [t.detach().numpy() for t in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
 
 
-RUNNERS = {"onnx": run_onnx, "pt2": run_torch_export}
+def run_torchscript(path, x):
+    module = torch.jit.load(path)
+    arrays = x if isinstance(x, list) else [x]
+    outputs = module(*[torch.from_numpy(a) for a in arrays])
+    return [t.detach().numpy() for t in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+
+
+RUNNERS = {"onnx": run_onnx, "pt2": run_torch_export, "pt": run_torchscript}
 
 
 @pytest.mark.parametrize("ending", sorted(RUNNERS))

@@ -1,4 +1,5 @@
-"""Model export for inference without deepglass: ONNX (`.onnx`) and torch.export programs (`.pt2`).
+"""Model export for inference without deepglass: ONNX (`.onnx`), torch.export programs (`.pt2`) and TorchScript
+(`.pt`).
 
 Example:
     >>> model.export("model.onnx")                  # run with onnxruntime
@@ -26,14 +27,15 @@ _ONNX_OPSET = 17  # understood by every onnxruntime from 1.16 on
 
 
 def export_model(model, filepath, format=None, input_signature=None, verbose=True):
-    """Write `model` for inference in `format` ("onnx" or "torch"/"torch_export"; by default from the file ending).
+    """Write `model` for inference in `format` ("onnx", "torch"/"torch_export" or "torchscript"; by default from the
+    file ending).
 
     Arguments:
         model: a built deepglass model.
         filepath: where to write; the write is atomic.
-        format: `"onnx"` (`.onnx`, through torch's TorchScript-based ONNX exporter) or `"torch"` (alias
-            `"torch_export"`, `.pt2`, through `torch.export.export` and `torch.export.save`); `None` takes it from
-            the file ending.
+        format: `"onnx"` (`.onnx`, through torch's TorchScript-based ONNX exporter), `"torch"` (alias
+            `"torch_export"`, `.pt2`, through `torch.export.export` and `torch.export.save`) or `"torchscript"`
+            (`.pt`, through `torch.jit.trace`); `None` takes it from the file ending.
         input_signature: what the example inputs look like: a shape with the batch axis (`(None, 784)`), a list of
             shapes (one per model input), an example array, or a list of arrays; `None` uses `model.inputs`.
         verbose: print where the file was written.
@@ -52,14 +54,15 @@ def export_model(model, filepath, format=None, input_signature=None, verbose=Tru
 
 
 def _writer(filepath, format):
-    endings = {".onnx": "onnx", ".pt2": "torch"}
+    endings = {".onnx": "onnx", ".pt2": "torch", ".pt": "torchscript"}
     if format is None:
         format = next((name for end, name in endings.items() if filepath.lower().endswith(end)), None)
         if format is None:
             raise ValueError(f"Cannot tell the export format from the file name {filepath!r}, expected one ending in "
-                             f"{' or '.join(endings)}; pass format= (one of onnx, torch, torch_export).")
+                             f"{' or '.join(endings)}; pass format= (one of onnx, torch, torch_export, "
+                             "torchscript).")
     return lookup("export format", format, {"onnx": _write_onnx, "torch": _write_torch_export,
-                                            "torch_export": _write_torch_export})
+                                            "torch_export": _write_torch_export, "torchscript": _write_torchscript})
 
 
 class _Positional(torch.nn.Module):
@@ -187,6 +190,11 @@ def _movedim_with_positive_axes():
         yield
     finally:
         torch.onnx.unregister_custom_op_symbolic("aten::movedim", _ONNX_OPSET)
+
+
+def _write_torchscript(module, examples, file, input_names):
+    """A traced TorchScript module (`torch.jit.load` reads it back); tracing records one path through `call`."""
+    torch.jit.save(torch.jit.trace(module, examples), file)
 
 
 def _write_torch_export(module, examples, file, input_names):
