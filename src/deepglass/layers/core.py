@@ -18,6 +18,10 @@ class InputLayer(Layer):
         dtype: the input's dtype (`"float32"` by default; `"int64"` for token ids).
         batch_shape: the full shape including the batch axis, instead of `shape` and `batch_size`.
         name: the layer's name (`input_layer`, `input_layer_1`, ... by default).
+
+    Example:
+        >>> deepglass.layers.InputLayer(shape=(784,)).batch_shape
+        (None, 784)
     """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, input_tensor=None,
@@ -166,7 +170,12 @@ class Activation(Layer):
 
 
 class Identity(Layer):
-    """Returns its input unchanged (a placeholder in a graph)."""
+    """Returns its input unchanged (a placeholder in a graph).
+
+    Example:
+        >>> deepglass.layers.Identity()(torch.ones(2))
+        tensor([1., 1.])
+    """
 
     def call(self, inputs):
         return inputs
