@@ -24,8 +24,7 @@ def is_array_data(x):
     return all(isinstance(leaf, (np.ndarray, torch.Tensor, int, float, np.generic)) for leaf in tree.flatten(x))
 
 
-def adapt(x, y=None, sample_weight=None, batch_size=None, shuffle=False, class_weight=None, device=None,
-          steps=None):
+def adapt(x, y=None, sample_weight=None, batch_size=None, shuffle=False, class_weight=None, device=None):
     """The adapter for `x`'s form; for non-array forms `y` and `sample_weight` must come from `x` itself."""
     if x is None:
         raise ValueError("No input data: pass x (arrays, tensors, a DataLoader, a Dataset, a PyDataset or a "

@@ -13,7 +13,7 @@ import torch
 from deepglass import config
 from deepglass import optimizers as optimizers_module
 from deepglass.callbacks import CallbackList
-from deepglass.layers.layer import checked_calls
+from deepglass.layers.layer import Layer, checked_calls
 from deepglass.training import default_callbacks
 from deepglass.training.array_data import split_validation
 from deepglass.training.data_adapters import adapt, is_array_data
@@ -237,7 +237,6 @@ class Trainer:
             return self(x_small, **self._mode_kwargs(False))
 
     def _collect_step_extras(self):
-        from deepglass.layers.layer import Layer
         layers = [m for m in self.modules() if isinstance(m, Layer)]
         self._penalties_in_use = [(layer, name, penalty) for layer in layers for name, penalty in layer._penalties]
         self._loss_layers = [layer for layer in layers if layer._uses_add_loss or layer.activity_regularizer]
