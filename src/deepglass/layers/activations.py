@@ -24,6 +24,8 @@ def _as_list(axis):
 class _Elementwise(Layer):
     """An activation that keeps its input's shape."""
 
+    _passes_masks = True
+
     def compute_output_shape(self, input_shape):
         return input_shape
 

@@ -93,6 +93,8 @@ class Dense(Layer):
         torch.Size([4, 10])
     """
 
+    _passes_masks = True
+
     _legacy = {"output_dim": "units", "init": "kernel_initializer", "W_regularizer": "kernel_regularizer",
                "b_regularizer": "bias_regularizer", "W_constraint": "kernel_constraint",
                "b_constraint": "bias_constraint", "bias": "use_bias"}
@@ -152,6 +154,8 @@ class Activation(Layer):
         tensor([0., 2.])
     """
 
+    _passes_masks = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -177,6 +181,8 @@ class Identity(Layer):
         tensor([1., 1.])
     """
 
+    _passes_masks = True
+
     def call(self, inputs):
         return inputs
 
@@ -199,6 +205,8 @@ class Dropout(Layer):
         >>> layer = deepglass.layers.Dropout(0.5)
         >>> layer(torch.ones(2, 4), training=True)  # about half zeros, the rest 2.0
     """
+
+    _passes_masks = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)

@@ -29,6 +29,8 @@ class Lambda(Layer):
         tensor([2., 2.])
     """
 
+    _passes_masks = True
+
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
         if not callable(function):

@@ -1,10 +1,14 @@
 """Layer: the base of every deepglass layer and model, a `torch.nn.Module` with Keras's lazy build and weights API."""
+import inspect
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
 
 from deepglass import config, initializers, regularizers
 from deepglass.layers.input_spec import check_input_spec
+from deepglass.losses import MASK_ATTR
 from deepglass.layers.symbolic import KerasTensor, Node, is_symbolic
 from deepglass.naming import to_snake_case, unique_name
 from deepglass.utils import tree
@@ -43,11 +47,18 @@ class Layer(nn.Module):
             first layer (`Dense(32, input_shape=(784,))`).
     """
 
+    _mask_arguments = ()  # see `_mask_arguments(call)`: set for every subclass from its `call` signature
+    _passes_masks = False  # class default of `supports_masking` for layers that keep the time axis as it is
+    # Whether the layer can make a mask from unmasked inputs (Embedding with mask_zero, Masking), so that no call can
+    # take the fast path; None: whenever `compute_mask` is overridden. Layers that only transform masks set False.
+    _creates_masks = None
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         # Calling `call` directly from nn.Module saves a Python frame per layer call.
         if "call" in cls.__dict__ and "forward" not in cls.__dict__:
             cls.forward = cls.__dict__["call"]
+        cls._mask_arguments = _mask_arguments(cls.call)
 
     def __init__(self, *, name=None, trainable=True, dtype=None, activity_regularizer=None, input_shape=None,
                  input_dim=None, batch_input_shape=None, batch_size=None, autocast=True, **kwargs):
@@ -71,14 +82,17 @@ class Layer(nn.Module):
         self._plain_call = False
         self._build_shapes = None
         self._batch_input_shape = _legacy_input_shape(input_shape, input_dim, batch_input_shape, batch_size)
+        self._supports_masking = self._passes_masks or type(self).compute_mask is not Layer.compute_mask
         self.train(False)
 
     # ----------------------------------------------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
         if self._plain_call and args and not _checking[0]:
             first = args[0]
-            if type(first) is torch.Tensor or (type(first) is list and first and
-                                               all(type(t) is torch.Tensor for t in first)):
+            # A tensor's __dict__ is empty unless it carries a mask (`_keras_mask`), which needs the full path.
+            if (type(first) is torch.Tensor and not first.__dict__) or (
+                    type(first) is list and first and
+                    all(type(t) is torch.Tensor and not t.__dict__ for t in first)):
                 return nn.Module.__call__(self, *args, **kwargs)
         if is_symbolic(args) or is_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
@@ -94,7 +108,12 @@ class Layer(nn.Module):
             check_input_spec(self, self.input_spec, tuple(inputs.shape))
         if self._uses_add_loss:
             self._losses = []
+        previous_mask = self._populate_masks(args, kwargs, inputs)
         outputs = nn.Module.__call__(self, *args, **kwargs)
+        if self._supports_masking:
+            self._attach_masks(inputs, outputs, previous_mask)
+        elif any(m is not None for m in tree.flatten(previous_mask)):
+            _warn_mask_dropped(self)
         if self.activity_regularizer is not None:
             for output in tree.flatten(outputs):
                 # Divided by the batch size, as Keras 3 does, so the strength does not depend on it.
@@ -123,7 +142,52 @@ class Layer(nn.Module):
         self._refresh_plain_call()
 
     def _refresh_plain_call(self):
-        self._plain_call = self.built and self.activity_regularizer is None and not self._uses_add_loss
+        creates_masks = self._creates_masks
+        if creates_masks is None:
+            creates_masks = type(self).compute_mask is not Layer.compute_mask
+        self._plain_call = (self.built and self.activity_regularizer is None and not self._uses_add_loss and
+                            not creates_masks)
+
+    # ------------------------------------------------------------------------------------------------------- masks
+    @property
+    def supports_masking(self):
+        """Whether the layer passes masks on (by `compute_mask`); true by default when `compute_mask` is overridden."""
+        return self._supports_masking
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        self._supports_masking = bool(value)
+
+    def compute_mask(self, inputs, previous_mask):
+        """The mask of the outputs, given the inputs and their mask; by default the input mask passes unchanged."""
+        return previous_mask
+
+    def _populate_masks(self, args, kwargs, inputs):
+        """Fill `mask=` (or `<argument>_mask=`) from the inputs' `_keras_mask`, as Keras does; returns the input mask."""
+        for mask_name, argument, position in self._mask_arguments:
+            if kwargs.get(mask_name) is not None:
+                continue
+            if argument is None:  # `mask`: the mask of the first argument
+                value = inputs
+            else:
+                value = args[position] if position < len(args) else kwargs.get(argument)
+            masks = _masks_of(value)
+            if any(m is not None for m in tree.flatten(masks)):
+                kwargs[mask_name] = masks
+        if kwargs.get("mask") is not None:
+            return kwargs["mask"]
+        return _masks_of(inputs)
+
+    def _attach_masks(self, inputs, outputs, previous_mask):
+        flat_outputs = [t for t in tree.flatten(outputs) if torch.is_tensor(t)]
+        if not flat_outputs or all(getattr(t, MASK_ATTR, None) is not None for t in flat_outputs):
+            return
+        masks = self.compute_mask(inputs, previous_mask)
+        if masks is None:
+            return
+        for tensor, mask in zip(flat_outputs, tree.flatten(masks)):
+            if mask is not None and getattr(tensor, MASK_ATTR, None) is None:
+                setattr(tensor, MASK_ATTR, mask)
 
     def build(self, input_shape):
         """Create the layer's weights for inputs of `input_shape` (the batch axis is None). Default: no weights."""
@@ -403,6 +467,37 @@ def module_entries(module, trainable=None):
     if trainable in (None, False):
         entries += [owner_and_name(name) for name, b in module.named_buffers() if b.is_floating_point()]
     return entries
+
+
+def _mask_arguments(call):
+    """`(mask argument, tensor argument, position)` for each mask `call` accepts: `mask` (the first input's mask,
+    tensor argument None) and `<name>_mask` for another argument `<name>` (e.g. `query_mask` for `query`)."""
+    try:
+        parameters = list(inspect.signature(call).parameters)[1:]  # without self
+    except (TypeError, ValueError):
+        return ()
+    found = [("mask", None, 0)] if "mask" in parameters else []
+    for position, name in enumerate(parameters):
+        if f"{name}_mask" in parameters:
+            found.append((f"{name}_mask", name, position))
+    return tuple(found)
+
+
+def _masks_of(value):
+    """The `_keras_mask` of each tensor in `value` (a tensor or a structure of them), or None."""
+    if torch.is_tensor(value):
+        return getattr(value, MASK_ATTR, None)
+    if isinstance(value, (list, tuple)):
+        masks = [_masks_of(v) for v in value]
+        return None if all(m is None for m in masks) else masks
+    return None
+
+
+def _warn_mask_dropped(layer):
+    if not getattr(layer, "_warned_mask_dropped", False):
+        layer._warned_mask_dropped = True
+        warnings.warn(f"Layer '{layer.name}' ({type(layer).__name__}) received an input with a mask but does not "
+                      f"support masking, so the mask stops here and later layers will not see it.", stacklevel=3)
 
 
 def _legacy_input_shape(input_shape, input_dim, batch_input_shape, batch_size):

@@ -11,6 +11,16 @@ def _describe(layer):
     return f'{type(layer).__name__} "{layer.name}"'
 
 
+def _check_masks(layer, inputs, mask):
+    """`mask` as a list with one entry per input, or None when there is no mask at all."""
+    if mask is None:
+        return None
+    if not isinstance(mask, (list, tuple)) or len(mask) != len(inputs):
+        raise ValueError(f"{_describe(layer)} expects one mask per input (a list of {len(inputs)}, None where an "
+                         f"input has no mask); received mask={mask!r}.")
+    return list(mask)
+
+
 def _is_shape(value):
     return isinstance(value, (tuple, list)) and all(d is None or isinstance(d, int) for d in value)
 
@@ -24,6 +34,17 @@ class Merge(Layer):
     """
 
     _num_inputs = None  # an exact number of inputs, where the layer needs one
+    _creates_masks = False
+
+    def compute_mask(self, inputs, mask=None):
+        """Where the inputs are masked: the elementwise OR of their masks (None when any input has none)."""
+        masks = _check_masks(self, inputs, mask)
+        if masks is None or any(m is None for m in masks):
+            return None
+        result = masks[0]
+        for m in masks[1:]:
+            result = result | m
+        return result
 
     def _check_inputs(self, input_shape, same_batch=True):
         """The list of input shapes, after checking that there is a list of tensors and (where set) how many."""
@@ -229,6 +250,20 @@ class Concatenate(Merge):
             output.append(known.pop() if known else None)
         return tuple(output)
 
+    def compute_mask(self, inputs, mask=None):
+        """The concatenated masks (all True for an unmasked input), reduced with OR over the last axis as Keras does."""
+        masks = _check_masks(self, inputs, mask)
+        if masks is None or all(m is None for m in masks):
+            return None
+        full = []
+        for x, m in zip(inputs, masks):
+            if m is None:
+                m = torch.ones_like(x, dtype=torch.bool)
+            elif m.dim() < x.dim():
+                m = m.unsqueeze(-1).expand(x.shape)
+            full.append(m)
+        return torch.cat(full, dim=self.axis).any(dim=-1)
+
     def _mismatch(self, shapes):
         return ValueError(f"{_describe(self)} needs inputs of the same rank whose shapes match on every axis except "
                           f"the concatenation axis (axis={self.axis}); received shapes {shapes}. Reshape the "
@@ -305,6 +340,9 @@ class Dot(Merge):
                              "input.")
         output = first[:a] + first[a + 1:] + tuple(d for i, d in enumerate(second) if i not in (0, b))
         return output if len(output) > 1 else output + (1,)
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # the dot product removes the axes a mask refers to
 
     def get_config(self):
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}

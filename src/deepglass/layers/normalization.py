@@ -104,6 +104,8 @@ class _AffineNormalization(Layer):
     """What the normalisation layers share: the optional scale `gamma` and offset `beta` with their initializers,
     regularizers and constraints."""
 
+    _passes_masks = True
+
     def __init__(self, center=True, scale=True, beta_initializer="zeros", gamma_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
@@ -530,6 +532,8 @@ class UnitNormalization(Layer):
         >>> deepglass.layers.UnitNormalization()(torch.tensor([[3.0, 4.0]]))
         tensor([[0.6000, 0.8000]])
     """
+
+    _passes_masks = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

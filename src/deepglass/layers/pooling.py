@@ -291,8 +291,22 @@ class GlobalMaxPooling3D(BaseGlobalPooling):
 class GlobalAveragePooling1D(BaseGlobalPooling):
     __doc__ = _global_doc("GlobalAveragePooling1D", 1, "The mean")
 
+    _passes_masks = True
+    _creates_masks = False
+
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(1, "average", data_format, keepdims, **kwargs)
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        # The mean over the unmasked steps only, as Keras does for padded sequences.
+        weights = mask.unsqueeze(2 if self.data_format == "channels_last" else 1).to(inputs.dtype)
+        total = (inputs * weights).sum(dim=self._axes, keepdim=self.keepdims)
+        return total / weights.sum(dim=self._axes, keepdim=self.keepdims)
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # the time axis is pooled away
 
 
 class GlobalAveragePooling2D(BaseGlobalPooling):

@@ -54,6 +54,8 @@ class Normalization(Layer):
         tensor([[1.]])
     """
 
+    _passes_masks = True
+
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)
         self.axis = _as_axes(axis)
@@ -161,6 +163,8 @@ class Rescaling(Layer):
         >>> deepglass.layers.Rescaling(1 / 127.5, offset=-1)(torch.tensor([0.0, 255.0]))
         tensor([-1.,  1.])
     """
+
+    _passes_masks = True
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)

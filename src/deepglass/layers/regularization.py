@@ -111,6 +111,8 @@ class SpatialDropout3D(BaseSpatialDropout):
 class BaseNoise(Layer):
     """A layer that perturbs its input with random noise during training and returns it unchanged otherwise."""
 
+    _passes_masks = True
+
     _seeded_generator = Dropout._seeded_generator  # a torch.Generator per layer and device when `seed` is set
 
     def __init__(self, seed=None, **kwargs):
@@ -268,6 +270,8 @@ class ActivityRegularization(Layer):
         >>> layer(torch.tensor([[1.0, -2.0], [3.0, 0.0]])); layer.losses
         [tensor(0.3000)]
     """
+
+    _passes_masks = True
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)
