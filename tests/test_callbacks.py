@@ -347,11 +347,13 @@ def test_terminate_on_nan_stops_at_the_first_bad_batch(capsys):
     def batch_logs(epoch, batch):
         return {"loss": math.nan if (epoch, batch) >= (1, 2) else 1.0}
 
-    model, ran = fit([TerminateOnNaN()], [{"loss": 1.0}] * 4, batch_logs=batch_logs, steps=4)
+    model, ran = fit([TerminateOnNaN(restore_good_weights=False)], [{"loss": 1.0}] * 4, batch_logs=batch_logs,
+                     steps=4)
     assert model.stop_training and ran == 2
-    assert capsys.readouterr().out == "\nEpoch 2, batch 2: Invalid loss (nan), terminating training\n"
+    assert capsys.readouterr().out == "\nEpoch 2, batch 2: Invalid loss (nan), terminating training.\n"
     with pytest.raises(RuntimeError, match="at epoch 1, batch 0. Loss value: inf"):
-        fit([TerminateOnNaN(raise_error=True)], [{"loss": 1.0}], batch_logs=lambda e, b: {"loss": math.inf})
+        fit([TerminateOnNaN(raise_error=True, restore_good_weights=False)], [{"loss": 1.0}],
+            batch_logs=lambda e, b: {"loss": math.inf})
 
 
 # CallbackList ------------------------------------------------------------------------------------------------
@@ -447,7 +449,7 @@ def test_lazy_batch_logs_are_not_read(capsys):
     for verbose in (0, 1, 2):  # the progress bar on a non-terminal reads only epoch logs
         fit(callbacks, [{"loss": 1.0}] * 3, batch_logs=lambda e, b: logs, steps=50, verbose=verbose)
     assert logs.reads == 0
-    fit([TerminateOnNaN()], [{"loss": 1.0}] * 2, batch_logs=lambda e, b: logs, steps=5)
+    fit([TerminateOnNaN(restore_good_weights=False)], [{"loss": 1.0}] * 2, batch_logs=lambda e, b: logs, steps=5)
     assert logs.reads == 10  # this one callback reads the loss at every step
     assert "Epoch 3/3" in capsys.readouterr().out
 

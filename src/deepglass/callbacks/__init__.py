@@ -1,4 +1,5 @@
 """Callbacks: hooks into fit, evaluate and predict (History, EarlyStopping, ReduceLROnPlateau, ...)."""
+from deepglass.callbacks.backup_and_restore import BackupAndRestore
 from deepglass.callbacks.callback import Callback
 from deepglass.callbacks.callback_list import CallbackList
 from deepglass.callbacks.csv_logger import CSVLogger
@@ -15,4 +16,4 @@ from deepglass.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "CSVLogger", "EarlyStopping", "History", "LambdaCallback",
            "LearningRateScheduler", "MonitorCallback", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN"]
-__all__ += ["ModelCheckpoint", "TensorBoard"]
+__all__ += ["BackupAndRestore", "ModelCheckpoint", "TensorBoard"]

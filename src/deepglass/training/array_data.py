@@ -62,6 +62,8 @@ class ArrayData:
         device: where the arrays live while training.
     """
 
+    replayable = True  # each epoch's order is drawn from torch's generator, so it can be drawn again
+
     def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False, class_weight=None,
                  device=None):
         if x is None:
@@ -149,7 +151,31 @@ class ArrayData:
 def _place(array, device):
     if isinstance(array, np.memmap):
         return StreamedArray(array, device)
+    if is_text(array):
+        return TextArray(array)
     return to_tensor(array, "x").to(device)
+
+
+def is_text(array):
+    """True for a NumPy array of str or bytes, or of Python objects that are all str or bytes."""
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "USO":
+        return False
+    return array.dtype.kind != "O" or all(isinstance(v, (str, bytes)) for v in array.reshape(-1).tolist())
+
+
+class TextArray:
+    """Strings for text layers (TextVectorization, StringLookup, Hashing): torch has no string tensors, so they
+    stay a NumPy array in host memory and each batch is a NumPy array of its rows."""
+
+    def __init__(self, array):
+        self.array = array
+        self.shape = array.shape
+
+    def __len__(self):
+        return len(self.array)
+
+    def __getitem__(self, index):
+        return self.array[index.cpu().numpy() if torch.is_tensor(index) else index]
 
 
 class StreamedArray:

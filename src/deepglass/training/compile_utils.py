@@ -1,6 +1,8 @@
 """What `compile` sets up: the losses per output with their weights, and the metrics per output."""
 import torch
 
+from deepglass import config
+
 from deepglass import losses as losses_module
 from deepglass import metrics as metrics_module
 from deepglass.utils import tree
@@ -116,11 +118,21 @@ class LossTracker:
         self.total = None
         self.count = None
 
+    @property
+    def variables(self):
+        """The running sum and count (created on the configured device if no batch has been seen yet)."""
+        if self.total is None:
+            self._create(config.device())
+        return [self.total, self.count]
+
+    def _create(self, device):
+        self.total = torch.zeros((), dtype=torch.float32, device=device)
+        self.count = torch.zeros((), dtype=torch.float32, device=device)
+
     def update(self, value, batch_size):
         value = value.detach()
         if self.total is None:
-            self.total = torch.zeros((), dtype=torch.float32, device=value.device)
-            self.count = torch.zeros((), dtype=torch.float32, device=value.device)
+            self._create(value.device)
         self.total += value.float() * batch_size
         self.count += batch_size
 

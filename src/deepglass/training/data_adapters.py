@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from deepglass.training.array_data import ArrayData, class_weights_to_sample_weights, to_tensor
+from deepglass.training.array_data import ArrayData, class_weights_to_sample_weights, is_text, to_tensor
 from deepglass.utils import tree
 from deepglass.utils.py_dataset import PyDataset
 
@@ -109,6 +109,7 @@ class BatchStream:
         self.device = device
         self.class_weight = class_weight
         self.one_shot = iter(source) is source
+        self.replayable = not self.one_shot  # each pass can be drawn again from the same random state
         try:
             self.steps = len(source)
         except TypeError:
@@ -129,7 +130,7 @@ class BatchStream:
     def count_nans(self):
         """NaN values in the first batch's inputs (the stream cannot be scanned ahead)."""
         x = self.first_batch()[0]
-        return int(sum(torch.isnan(a).sum() for a in tree.flatten(x) if a.is_floating_point()))
+        return int(sum(torch.isnan(a).sum() for a in tree.flatten(x) if torch.is_tensor(a) and a.is_floating_point()))
 
     def _iterator(self):
         return iter(self.source)
@@ -175,7 +176,8 @@ class BatchStream:
             raise ValueError(f"Each batch from the {self.kind} must be x, (x,), (x, y) or (x, y, sample_weight); "
                              f"got a sequence of {len(batch)} items.")
         move = lambda a: None if a is None else to_tensor(a, "batch").to(self.device, non_blocking=True)  # noqa: E731
-        x, y = tree.map_structure(move, x), tree.map_structure(move, y)
+        x = tree.map_structure(lambda a: a if is_text(a) else move(a), x)  # strings stay NumPy (see TextArray)
+        y = tree.map_structure(move, y)
         sample_weight = move(sample_weight)
         if self.class_weight is not None and y is not None:
             sample_weight = class_weights_to_sample_weights(self.class_weight, y, sample_weight, warn=False)

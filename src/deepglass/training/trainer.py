@@ -14,7 +14,7 @@ from deepglass import config
 from deepglass import optimizers as optimizers_module
 from deepglass.callbacks import CallbackList
 from deepglass.layers.layer import Layer, checked_calls
-from deepglass.training import default_callbacks
+from deepglass.training import default_callbacks, rng_state
 from deepglass.training.array_data import split_validation
 from deepglass.training.data_adapters import adapt, is_array_data
 from deepglass.training.compile_utils import CompiledLoss, CompiledMetrics, LossTracker, flatten_targets
@@ -34,6 +34,9 @@ class Trainer:
         self._compiled_metrics = None
         self._loss_trackers = []
         self._prepared = False
+        self._resume_point = None  # a ResumePoint that BackupAndRestore leaves for fit to continue from
+        self._track_rng = False  # whether fit keeps the random state of each epoch's start (`_epoch_rng`)
+        self._epoch_rng = None
 
     # ----------------------------------------------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -124,27 +127,22 @@ class Trainer:
         callback_list = CallbackList([callbacks, default_callbacks.create(verbose=verbose)], add_history=True,
                                      add_progbar=verbose != 0, model=self, verbose=verbose, epochs=epochs,
                                      steps=steps)
-        batch_hooks = callback_list.needs_batch_hooks("train")
+        self._batch_hooks = callback_list.needs_batch_hooks("train")
         self.stop_training = False
-        train_kwargs = self._mode_kwargs(True)
+        self._resume_point, self._track_rng = None, False
         callback_list.on_train_begin()
+        resume, self._resume_point = self._resume_point, None  # set by BackupAndRestore.on_train_begin
+        if resume is not None and resume.step and not (train.replayable and steps_per_epoch is None):
+            warnings.warn(f"Resuming epoch {resume.epoch + 1} from its start: its batches cannot be drawn again in "
+                          "the same order (a generator, or steps_per_epoch set), so the batches trained before the "
+                          "interruption are not skipped.", stacklevel=2)
+            resume = resume.from_epoch_start()
         logs = {}
-        for epoch in range(initial_epoch, epochs):
-            self.reset_metrics()
+        for epoch in range(resume.epoch if resume else initial_epoch, epochs):
+            resuming = resume if resume is not None and epoch == resume.epoch else None
+            self._begin_epoch(resuming)
             callback_list.on_epoch_begin(epoch)
-            self.train(True)
-            for step, (xb, yb, swb) in enumerate(train.batches(steps_per_epoch)):
-                if batch_hooks:
-                    callback_list.on_train_batch_begin(step)
-                try:
-                    self._train_step(xb, yb, swb, train_kwargs)
-                except RuntimeError as error:
-                    raise train.explain(error, step, xb) from error
-                if batch_hooks:
-                    callback_list.on_train_batch_end(step, LazyLogs(self._metric_results))
-                if self.stop_training:
-                    break
-            self.train(False)
+            self._train_epoch(train, callback_list, steps_per_epoch, resuming)
             logs = self._read_logs()
             if val is not None and _validation_due(epoch, validation_freq):
                 val_logs = self._run_evaluation(val, callback_list, validation_steps)
@@ -155,6 +153,34 @@ class Trainer:
         self.optimizer.finalize_variable_values()  # moving averages into the weights, when use_ema is set
         callback_list.on_train_end(logs)
         return self.history
+
+    def _begin_epoch(self, resume):
+        """Reset the metrics and, when resuming, put back the random state the epoch began with."""
+        self.reset_metrics()
+        if resume is not None:
+            resume.begin_epoch(self)
+        if self._track_rng:  # kept for a BackupAndRestore that saves mid-epoch: it decides the epoch's data order
+            self._epoch_rng = rng_state.capture(self)
+
+    def _train_epoch(self, train, callback_list, steps_per_epoch, resume=None):
+        batch_hooks, train_kwargs = self._batch_hooks, self._mode_kwargs(True)
+        batches = train.batches(steps_per_epoch)
+        first_step = 0
+        if resume is not None and resume.step:
+            batches, first_step = resume.skip(batches, self), resume.step
+        self.train(True)
+        for step, (xb, yb, swb) in enumerate(batches, first_step):
+            if batch_hooks:
+                callback_list.on_train_batch_begin(step)
+            try:
+                self._train_step(xb, yb, swb, train_kwargs)
+            except RuntimeError as error:
+                raise train.explain(error, step, xb) from error
+            if batch_hooks:
+                callback_list.on_train_batch_end(step, LazyLogs(self._metric_results))
+            if self.stop_training:
+                break
+        self.train(False)
 
     def _train_step(self, x, y, sample_weight, call_kwargs):
         y = self._targets(y)

@@ -1,0 +1,156 @@
+"""BackupAndRestore: training that survives being killed, and continues bit for bit where it stopped."""
+import os
+
+import torch
+
+from deepglass.callbacks.callback import Callback
+from deepglass.saving.atomic import atomic_path
+from deepglass.training import rng_state
+from deepglass.training.resume import ResumePoint, metric_state, restore_metric_state
+
+_FORMAT = "deepglass.backup/1"
+_STATE_FILE = "latest.backup"
+
+
+class BackupAndRestore(Callback):
+    """Back up the whole training state during `fit`, and continue from the backup when `fit` runs again.
+
+    Kill the process at any moment (even in the middle of writing a backup: each write is atomic), run the same
+    script again, and `fit` continues from the last backup: the weights, the optimizer's state (and so the
+    learning-rate schedule's position), the epoch and the batch within it, the running metric sums, every random
+    generator (torch, CUDA, NumPy, Python and seeded layers) and the order of the data. On the CPU the final
+    weights are bit-identical to those of a run that was never interrupted.
+
+    Mid-epoch backups (`save_freq` an integer) are replayed exactly when each epoch is one pass over a source that
+    can be iterated again (arrays, tensors, a Dataset, DataLoader or PyDataset, without `steps_per_epoch`); the
+    batches of the interrupted epoch that were already trained are drawn again and passed over. A Python generator
+    cannot be rewound: with one, the resumed epoch continues with the generator's next batches (a warning says so).
+    Other callbacks keep their own state (EarlyStopping's patience counter starts again), as in Keras.
+
+    The backup is one file, `backup_dir/latest.backup`, readable with `torch.load(weights_only=True)`: it holds
+    tensors, numbers and strings only, so opening it runs no code. It is deleted when `fit` completes.
+
+    Arguments:
+        backup_dir: the folder for the backup; use it for one training run only.
+        save_freq: `"epoch"` (after every epoch), or an integer: after every that many training batches.
+        double_checkpoint: also keep the previous backup (`latest.backup.bkp`), used if the latest cannot be read.
+        delete_checkpoint: delete the backup when training completes.
+
+    Example:
+        >>> backup = deepglass.callbacks.BackupAndRestore("/tmp/run-1", save_freq=100)
+        >>> model.fit(x, y, epochs=20, callbacks=[backup])  # killed? run it again: it continues
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError(f"BackupAndRestore needs a folder for its backups; received backup_dir={backup_dir!r}.")
+        if save_freq != "epoch" and (not isinstance(save_freq, int) or isinstance(save_freq, bool) or save_freq < 1):
+            raise ValueError("Invalid value for argument `save_freq`: expected 'epoch' or a positive integer number "
+                             f"of batches. Received: save_freq={save_freq!r}")
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.double_checkpoint = double_checkpoint
+        self.delete_checkpoint = delete_checkpoint
+        self._path = os.path.join(self.backup_dir, _STATE_FILE)
+        self._previous_path = self._path + ".bkp"
+        self._epoch = 0
+        self._batches_since_save = 0
+        if save_freq != "epoch":
+            # Only batch-level backups take the per-batch hook, so epoch backups cost nothing per batch.
+            self.on_train_batch_end = self._save_on_batch
+
+    # ------------------------------------------------------------------------------------------------------ hooks
+    def on_train_begin(self, logs=None):
+        self.model._track_rng = self.save_freq != "epoch"
+        self._batches_since_save = 0
+        state = self._read_backup()
+        if state is not None:
+            self._restore(state)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._write_backup(epoch + 1, 0)
+
+    def _save_on_batch(self, batch, logs=None):
+        self._batches_since_save += 1
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._write_backup(self._epoch, batch + 1)
+
+    def on_train_end(self, logs=None):
+        self.model._track_rng = False
+        if self.delete_checkpoint:
+            for path in (self._path, self._previous_path):
+                if os.path.exists(path):
+                    os.remove(path)
+            if os.path.isdir(self.backup_dir) and not os.listdir(self.backup_dir):
+                os.rmdir(self.backup_dir)
+
+    # ------------------------------------------------------------------------------------------- writing, reading
+    def _write_backup(self, epoch, step):
+        model = self.model
+        state = {
+            "format": _FORMAT, "epoch": epoch, "step": step,
+            # By position, as weights are matched in Keras's files: automatic layer names differ between models
+            # built in one process (dense, dense_1, ...), though the model is the same.
+            "weights": [t.detach().cpu() for t in model.state_dict().values()],
+            "weight_names": list(model.state_dict()),
+            "optimizer": model.optimizer.state_dict(),
+            "metrics": metric_state(model) if step else [],
+            "rng": rng_state.capture(model),
+            "epoch_rng": model._epoch_rng if step else None,
+        }
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint and os.path.exists(self._path):
+            os.replace(self._path, self._previous_path)
+        with atomic_path(self._path) as tmp:
+            torch.save(state, tmp)
+
+    def _read_backup(self):
+        """The latest readable backup (falling back on the previous one with `double_checkpoint`), or None."""
+        candidates = [p for p in (self._path, self._previous_path) if os.path.exists(p)]
+        errors = []
+        for path in candidates:
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as error:  # a damaged file: say which and why, or fall back on the previous one
+                errors.append(f"{path}: {error}")
+                continue
+            if not isinstance(state, dict) or state.get("format") != _FORMAT:
+                errors.append(f"{path}: not a deepglass backup (expected format {_FORMAT!r})")
+                continue
+            return state
+        if errors:
+            raise ValueError("BackupAndRestore could not read its backup: " + "; ".join(errors) +
+                             ". Delete the folder to start training afresh.")
+        return None
+
+    def _restore(self, state):
+        model = self.model
+        mine = list(model.state_dict().items())
+        _check_same_weights(mine, state["weights"], state["weight_names"], self._path)
+        with torch.no_grad():
+            for (_, tensor), saved in zip(mine, state["weights"]):
+                tensor.copy_(saved)
+        model.optimizer.load_state_dict(state["optimizer"])
+        point = ResumePoint(epoch=int(state["epoch"]), step=int(state["step"]), rng=state["rng"],
+                            epoch_rng=state["epoch_rng"], metric_values=state["metrics"] or None)
+        if point.step:
+            restore_metric_state(model, point.metric_values)  # checks now that the metrics match, before training
+        model._resume_point = point
+
+
+def _check_same_weights(mine, saved, saved_names, path):
+    """Refuse a backup of another model before anything changes: as many tensors, of the same shapes and dtypes."""
+    if len(mine) != len(saved):
+        raise ValueError(f"The backup {path} holds {len(saved)} weight tensors; this model has {len(mine)}. It is the "
+                         "backup of another model: use a new backup_dir for a changed model.")
+    for (name, tensor), theirs, their_name in zip(mine, saved, saved_names):
+        if tuple(tensor.shape) != tuple(theirs.shape) or tensor.dtype != theirs.dtype:
+            raise ValueError(f"The backup {path} holds '{their_name}' with shape {tuple(theirs.shape)} and dtype "
+                             f"{theirs.dtype} where this model has '{name}' with shape {tuple(tensor.shape)} and "
+                             f"{tensor.dtype}. Use a new backup_dir for a changed model.")

@@ -1,0 +1,233 @@
+"""BackupAndRestore: an interrupted fit, run again, ends with the weights of a run that was never interrupted, bit
+for bit, whether it was stopped by an exception or killed with SIGKILL (also in the middle of writing a backup)."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import deepglass
+from deepglass import layers
+from deepglass.callbacks import BackupAndRestore, Callback
+
+
+def make_model():
+    deepglass.config.set_random_seed(3)
+    model = deepglass.Sequential([deepglass.Input((6,)), layers.Dense(16, activation="relu"), layers.Dropout(0.3),
+                                  layers.Dense(16, activation="relu"), layers.Dropout(0.2, seed=5), layers.Dense(3)])
+    model.compile(optimizer=deepglass.optimizers.Adam(deepglass.optimizers.schedules.ExponentialDecay(0.01, 5, 0.7)),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def data():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((100, 6)).astype("float32"), rng.integers(0, 3, 100)
+
+
+class Interrupt(Callback):
+    """Raises after `after` training batches, as a crash would."""
+
+    def __init__(self, after):
+        super().__init__()
+        self.after, self.seen = after, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.after:
+            raise KeyboardInterrupt
+
+
+def fit(model, callbacks=(), seed=11, **kwargs):
+    x, y = data()
+    deepglass.config.set_random_seed(seed)
+    return model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=list(callbacks), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted():
+    model = make_model()
+    history = fit(model)
+    return model.get_weights(), history.history
+
+
+@pytest.mark.parametrize("save_freq, interrupt_after", [(4, 10), (1, 7), (3, 14), ("epoch", 9), (5, 21)])
+def test_resumed_run_equals_uninterrupted_run(save_freq, interrupt_after, uninterrupted, tmp_path):
+    expected_weights, expected_history = uninterrupted
+    with pytest.raises(KeyboardInterrupt):
+        fit(make_model(), [BackupAndRestore(tmp_path, save_freq=save_freq), Interrupt(interrupt_after)])
+    assert os.listdir(tmp_path) == ["latest.backup"]
+    resumed = make_model()
+    history = fit(resumed, [BackupAndRestore(tmp_path, save_freq=save_freq)], seed=99)  # another seed: restored
+    for mine, theirs in zip(resumed.get_weights(), expected_weights, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    # the epochs after the backup report what the uninterrupted run reported, the resumed one included
+    done = len(expected_history["loss"]) - len(history.history["loss"])
+    for name, values in history.history.items():
+        assert values == expected_history[name][done:]
+    assert not tmp_path.exists()  # deleted once training completed
+
+
+def test_resume_with_a_shuffling_dataloader_mid_epoch(tmp_path):
+    x, y = data()
+    loader = lambda: torch.utils.data.DataLoader(  # noqa: E731
+        torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=16, shuffle=True)
+    expected = make_model()
+    deepglass.config.set_random_seed(11)
+    expected.fit(loader(), epochs=2, verbose=0)
+    interrupted = make_model()
+    deepglass.config.set_random_seed(11)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit(loader(), epochs=2, verbose=0, callbacks=[BackupAndRestore(tmp_path, 2), Interrupt(9)])
+    resumed = make_model()
+    resumed.fit(loader(), epochs=2, verbose=0, callbacks=[BackupAndRestore(tmp_path, 2)])
+    for mine, theirs in zip(resumed.get_weights(), expected.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_generator_resumes_at_the_start_of_the_interrupted_epoch(tmp_path):
+    x, y = data()
+
+    def batches():
+        while True:
+            for start in range(0, 96, 16):
+                yield x[start:start + 16], y[start:start + 16]
+
+    with pytest.raises(KeyboardInterrupt):
+        make_model().fit(batches(), steps_per_epoch=6, epochs=2, verbose=0,
+                         callbacks=[BackupAndRestore(tmp_path, 2), Interrupt(9)])
+    with pytest.warns(UserWarning, match="Resuming epoch 2 from its start"):
+        history = make_model().fit(batches(), steps_per_epoch=6, epochs=2, verbose=0,
+                                   callbacks=[BackupAndRestore(tmp_path, 2)])
+    assert len(history.history["loss"]) == 1
+
+
+def test_double_checkpoint_falls_back_on_the_previous_backup(uninterrupted, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        fit(make_model(), [BackupAndRestore(tmp_path, 2, double_checkpoint=True), Interrupt(11)])
+    assert sorted(os.listdir(tmp_path)) == ["latest.backup", "latest.backup.bkp"]
+    (tmp_path / "latest.backup").write_bytes(b"damaged by the disk")
+    resumed = make_model()
+    fit(resumed, [BackupAndRestore(tmp_path, 2, double_checkpoint=True)])
+    for mine, theirs in zip(resumed.get_weights(), uninterrupted[0], strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_damaged_backup_is_reported_and_nothing_changes(tmp_path):
+    tmp_path.joinpath("latest.backup").write_bytes(b"PK\x03\x04 truncated")
+    model = make_model()
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="could not read its backup.*latest.backup.*Delete the folder"):
+        fit(model, [BackupAndRestore(tmp_path)])
+    for mine, theirs in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_backup_of_another_model_is_refused_before_anything_changes(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        fit(make_model(), [BackupAndRestore(tmp_path, 2), Interrupt(3)])
+    other = deepglass.Sequential([deepglass.Input((6,)), layers.Dense(32), layers.Dense(3)])
+    other.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    before = other.get_weights()
+    with pytest.raises(ValueError, match="backup of another model|with shape"):
+        fit(other, [BackupAndRestore(tmp_path, 2)])
+    for mine, theirs in zip(other.get_weights(), before):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_the_backup_opens_without_running_code(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        fit(make_model(), [BackupAndRestore(tmp_path, 2), Interrupt(3)])
+    state = torch.load(tmp_path / "latest.backup", weights_only=True)  # refuses anything but plain data
+    assert (state["epoch"], state["step"]) == (0, 2)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="save_freq"):
+        BackupAndRestore("x", save_freq=0)
+    with pytest.raises(ValueError, match="backup_dir"):
+        BackupAndRestore("")
+
+
+TRAIN_SCRIPT = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    import deepglass
+    from deepglass import layers
+
+    class Slow(deepglass.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            time.sleep(0.004)  # room for the kill to land anywhere, writing a backup included
+
+    deepglass.config.set_random_seed(3)
+    model = deepglass.Sequential([deepglass.Input((6,)), layers.Dense(32, activation="relu"), layers.Dropout(0.3),
+                                  layers.Dense(3)])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((256, 6)).astype("float32"), rng.integers(0, 3, 256)
+    callbacks = [Slow()] + ([deepglass.callbacks.BackupAndRestore(sys.argv[1], save_freq=1)] if sys.argv[1] else [])
+    deepglass.config.set_random_seed(11)
+    model.fit(x, y, epochs=4, batch_size=8, verbose=0, callbacks=callbacks)
+    np.savez(sys.argv[2], *model.get_weights())
+""")
+
+
+def run_script(script, *args, kill_after=None):
+    process = subprocess.Popen([sys.executable, str(script), *map(str, args)], stderr=subprocess.PIPE)
+    if kill_after is None:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err.decode()
+        return
+    backup = args[0] / "latest.backup"
+    deadline = time.monotonic() + 60
+    while not backup.exists() and time.monotonic() < deadline:  # training has started
+        time.sleep(0.01)
+    time.sleep(kill_after)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "training finished before the kill; the test proves nothing"
+
+
+def test_sigkill_at_any_moment_then_rerun_gives_identical_weights(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(TRAIN_SCRIPT)
+    run_script(script, "", tmp_path / "expected.npz")
+    expected = np.load(tmp_path / "expected.npz")
+    backup_dir = tmp_path / "backup"
+    for kill_after in (0.05, 0.37, 0.61):  # three kills in one run, each at a different point of training
+        run_script(script, backup_dir, tmp_path / "resumed.npz", kill_after=kill_after)
+        state = torch.load(backup_dir / "latest.backup", weights_only=True)  # intact whatever the kill hit
+        assert state["step"] >= 1 or state["epoch"] >= 1
+    run_script(script, backup_dir, tmp_path / "resumed.npz")
+    resumed = np.load(tmp_path / "resumed.npz")
+    for name in expected.files:
+        np.testing.assert_array_equal(resumed[name], expected[name])
+
+
+def test_terminate_on_nan_puts_back_the_weights_of_the_last_finite_loss(capsys):
+    """SGD with learning rate 1e3 on a linear regression diverges to inf within a few steps."""
+    class Record(Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.history = getattr(self, "history", []) + [self.model.get_weights()]
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, 4)).astype("float32")
+    y = x @ np.ones((4, 1), "float32")
+    model = deepglass.Sequential([deepglass.Input((4,)), layers.Dense(1)])
+    model.compile(optimizer=deepglass.optimizers.SGD(1e3), loss="mse")
+    record = Record()
+    model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+              callbacks=[record, deepglass.callbacks.TerminateOnNaN()])
+    message = capsys.readouterr().out
+    bad_step = int(message.split("batch ")[1].split(":")[0])
+    assert "weights of the last step with a finite loss were put back" in message
+    assert message.lstrip().startswith("Epoch 1,") and bad_step >= 1 and model.stop_training
+    # the weights the last finite-loss step started from, which are finite
+    for mine, theirs in zip(model.get_weights(), record.history[bad_step - 1], strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
