@@ -89,6 +89,11 @@ CASES = {
     "ELU": ([V], single()), "LeakyReLU": ([V], single()), "PReLU": ([V], single()), "ReLU": ([V], single()),
     "Softmax": ([V], single()), "Maxout": ([V], single(num_units=3)),
     "Lambda": ([V], single(function=lambda x: x * 2 + 1)),
+    "RandomFlip": ([I2], single()), "RandomRotation": ([I2], single(factor=0.2)),
+    "RandomTranslation": ([I2], single(height_factor=0.1, width_factor=0.2)),
+    "RandomZoom": ([I2], single(height_factor=0.2)), "RandomContrast": ([I2], single(factor=0.2)),
+    "RandomBrightness": ([I2], single(factor=0.2)), "RandomCrop": ([I2], single(height=4, width=3)),
+    "MixUp": ([I2], single()), "CutMix": ([I2], single()),
 }
 # Covered by every case above: each model starts with one.
 COVERED_ELSEWHERE = {"InputLayer"}

@@ -12,11 +12,12 @@ import torch
 
 from deepglass import config
 from deepglass import optimizers as optimizers_module
-from deepglass.callbacks import CallbackList
+from deepglass.callbacks import CallbackList, TerminateOnNaN
 from deepglass.layers.layer import Layer, checked_calls
 from deepglass.training import default_callbacks, rng_state
 from deepglass.training.array_data import split_validation
 from deepglass.training.data_adapters import adapt, is_array_data
+from deepglass.training.loss_watch import LossWatch
 from deepglass.training.compile_utils import CompiledLoss, CompiledMetrics, LossTracker, flatten_targets
 from deepglass.utils import tree
 
@@ -128,6 +129,8 @@ class Trainer:
                                      add_progbar=verbose != 0, model=self, verbose=verbose, epochs=epochs,
                                      steps=steps)
         self._batch_hooks = callback_list.needs_batch_hooks("train")
+        self._loss_watch = None if any(isinstance(c, TerminateOnNaN) for c in callback_list.callbacks) \
+            else LossWatch(self)
         self.stop_training = False
         self._resume_point, self._track_rng = None, False
         callback_list.on_train_begin()
@@ -140,10 +143,13 @@ class Trainer:
         logs = {}
         for epoch in range(resume.epoch if resume else initial_epoch, epochs):
             resuming = resume if resume is not None and epoch == resume.epoch else None
+            self._epoch = epoch
             self._begin_epoch(resuming)
             callback_list.on_epoch_begin(epoch)
             self._train_epoch(train, callback_list, steps_per_epoch, resuming)
             logs = self._read_logs()
+            if self._loss_watch is not None:
+                self._loss_watch.check(logs)
             if val is not None and _validation_due(epoch, validation_freq):
                 val_logs = self._run_evaluation(val, callback_list, validation_steps)
                 logs.update({f"val_{name}": value for name, value in val_logs.items()})
@@ -168,6 +174,9 @@ class Trainer:
         first_step = 0
         if resume is not None and resume.step:
             batches, first_step = resume.skip(batches, self), resume.step
+        watch = self._loss_watch
+        if watch is not None:
+            watch.start_epoch(self._epoch, first_step)
         self.train(True)
         for step, (xb, yb, swb) in enumerate(batches, first_step):
             if batch_hooks:
@@ -176,8 +185,10 @@ class Trainer:
                 self._train_step(xb, yb, swb, train_kwargs)
             except RuntimeError as error:
                 raise train.explain(error, step, xb) from error
+            if watch is not None:
+                watch.losses.append(self._step_loss)
             if batch_hooks:
-                callback_list.on_train_batch_end(step, LazyLogs(self._metric_results))
+                callback_list.on_train_batch_end(step, LazyLogs(self._metric_results, watch))
             if self.stop_training:
                 break
         self.train(False)
@@ -402,13 +413,16 @@ class Trainer:
 class LazyLogs(collections.abc.Mapping):
     """Batch-level logs whose values are read from the device only when a callback looks at them."""
 
-    def __init__(self, compute):
+    def __init__(self, compute, loss_watch=None):
         self._compute = compute
         self._values = None
+        self._loss_watch = loss_watch
 
     def _read(self):
         if self._values is None:
             self._values = {name: float(value) for name, value in sorted(self._compute().items())}
+            if self._loss_watch is not None:
+                self._loss_watch.check(self._values)
         return self._values
 
     def __getitem__(self, key):

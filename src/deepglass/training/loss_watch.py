@@ -1,0 +1,39 @@
+"""The always-on check for a loss that became NaN or infinite, at no host synchronisation per step."""
+import math
+import warnings
+
+import torch
+
+
+class LossWatch:
+    """Keeps the current epoch's step losses on the device; when the logs are read anyway (by the progress bar, a
+    callback, or at the epoch's end) and the loss is not finite, it names the first batch whose loss was not, and
+    stops training there (one report per `fit`)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.epoch = 0
+        self.first_step = 0
+        self.losses = []
+        self.reported = False
+
+    def start_epoch(self, epoch, first_step=0):
+        self.epoch, self.first_step, self.losses = epoch, first_step, []
+
+    def check(self, logs):
+        """Called with logs already read to the host; stops training if their loss is NaN or infinite."""
+        loss = logs.get("loss")
+        if self.reported or loss is None or math.isfinite(loss):
+            return
+        self.reported = True
+        self.model.stop_training = True
+        warnings.warn(f"The loss became {loss} at epoch {self.epoch + 1}, batch {self.first_bad_step()} (the first "
+                      "batch whose loss was not finite); training stopped. Lower the learning rate, look for NaN or "
+                      "infinite values in the data, or clip gradients (e.g. optimizer clipnorm=1.0).", stacklevel=2)
+
+    def first_bad_step(self):
+        if not self.losses:
+            return self.first_step
+        finite = torch.isfinite(torch.stack(self.losses).float())
+        bad = (~finite).nonzero()
+        return self.first_step + (int(bad[0, 0]) if len(bad) else len(self.losses) - 1)
