@@ -247,7 +247,7 @@ def step(x):
 def softmax(x, axis=-1):
     """Softmax: `exp(x) / sum(exp(x))` along `axis`; the outputs are positive and sum to 1.
 
-    The output remembers its input as `_keras_logits` (see `sigmoid`).
+    Over the last axis, the output remembers its input as `_keras_logits` (see `sigmoid`).
 
     Arguments:
         x: input tensor.
@@ -255,7 +255,8 @@ def softmax(x, axis=-1):
     """
     x = _tensor(x)
     output = F.softmax(x, axis) if isinstance(axis, int) else torch.exp(log_softmax(x, axis))
-    output._keras_logits = x
+    if axis == -1 or axis == x.dim() - 1:  # cross-entropy reads classes from the last axis
+        output._keras_logits = x
     return output
 
 

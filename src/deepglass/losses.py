@@ -16,6 +16,7 @@ Example:
     >>> losses.MeanSquaredError()(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 1.0]]))
     tensor(0.5000)
 """
+import functools
 import inspect
 import math
 import warnings
@@ -25,9 +26,11 @@ import torch
 import torch.nn.functional as F
 
 from deepglass import config, naming
+from deepglass import loss_batch_means as batch_means
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 MASK_ATTR = "_keras_mask"  # attribute of a tensor holding its boolean mask, as Keras's torch backend stores it
+LOGITS_ATTR = "_keras_logits"  # attribute of softmax and sigmoid outputs holding their inputs, as Keras sets it
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -49,6 +52,16 @@ def _pred_true(y_true, y_pred):
     if not y_pred.is_floating_point():
         y_pred = y_pred.to(config.standardize_dtype())
     return _tensor(y_true, y_pred.device).to(y_pred.dtype), y_pred
+
+
+def _use_logits(y_pred, from_logits):
+    """`(y_pred or its logits, from_logits)`: probabilities made by softmax or sigmoid remember their logits
+    (`_keras_logits`), and cross-entropy then works from those, exactly and stably, as Keras's TensorFlow backend
+    does. It differs from the clipped probabilities only where a probability falls below `epsilon()`."""
+    logits = None if from_logits else y_pred.__dict__.get(LOGITS_ATTR)
+    if logits is None or logits.shape != y_pred.shape:
+        return y_pred, from_logits
+    return logits.to(y_pred.dtype), True
 
 
 def _dtype_name(dtype):
@@ -361,6 +374,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
         raise ValueError(f"categorical_crossentropy expects y_true and y_pred of the same shape; got "
                          f"{tuple(y_true.shape)} and {tuple(y_pred.shape)}.")
     y_true = _smooth_categorical(y_true, label_smoothing)
+    y_pred, from_logits = _use_logits(y_pred, from_logits)
     if from_logits:
         log_prob = F.log_softmax(y_pred, dim=axis)
     else:
@@ -417,6 +431,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         raise ValueError(f"sparse_categorical_crossentropy expects labels of shape {tuple(y_pred.shape[:axis])} for "
                          f"y_pred of shape {tuple(y_pred.shape)}; got {tuple(y_true.shape)}.")
     labels = y_true.long()
+    y_pred, from_logits = _use_logits(y_pred, from_logits)
     valid = None
     if ignore_class is not None:
         valid = labels != ignore_class
@@ -462,6 +477,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     y_true, y_pred = _pred_true(y_true, y_pred)
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    y_pred, from_logits = _use_logits(y_pred, from_logits)
     return _binary_crossentropy_elements(y_true, y_pred, from_logits).mean(dim=axis)
 
 
@@ -574,7 +590,15 @@ class Loss:
         """The float type of the computation, as a string (`"float32"`)."""
         return _dtype_name(self._dtype)
 
+    _batch_mean = None  # a function giving the unweighted batch mean directly, where one is known (`_BATCH_MEANS`)
+
     def __call__(self, y_true, y_pred, sample_weight=None):
+        if (sample_weight is None and self._batch_mean is not None and type(y_pred) is torch.Tensor and
+                type(y_true) is torch.Tensor and y_pred.dtype == self._dtype and y_true.device == y_pred.device and
+                MASK_ATTR not in y_pred.__dict__):
+            value = self._batch_mean(y_true, y_pred)  # None where the shapes or options need the general path
+            if value is not None:
+                return value
         in_mask = getattr(y_pred, MASK_ATTR, None)
         y_pred = _tensor(y_pred).to(self._dtype)
         y_true = _tensor(y_true, y_pred.device)
@@ -626,6 +650,8 @@ class LossFunctionWrapper(Loss):
         self._fn_kwargs = kwargs
         # The built-in functions convert labels themselves; integer class ids then skip a float round trip.
         self._cast_targets = fn not in _FUNCTIONS
+        if fn in _BATCH_MEANS and self.reduction == "sum_over_batch_size":
+            self._batch_mean = functools.partial(_BATCH_MEANS[fn], **kwargs)
 
     def call(self, y_true, y_pred):
         y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
@@ -929,6 +955,10 @@ _FUNCTIONS = (mean_squared_error, mean_absolute_error, mean_absolute_percentage_
               binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy, categorical_focal_crossentropy,
               sparse_categorical_crossentropy, dice, tversky)
 ALL_OBJECTS = {obj.__name__: obj for obj in _CLASSES + _FUNCTIONS}
+_BATCH_MEANS = {mean_squared_error: batch_means.mean_squared_error,
+                sparse_categorical_crossentropy: batch_means.sparse_categorical_crossentropy,
+                categorical_crossentropy: batch_means.categorical_crossentropy,
+                binary_crossentropy: batch_means.binary_crossentropy}
 ALL_OBJECTS.update({"mse": mse, "MSE": mse, "mae": mae, "MAE": mae, "mape": mape, "MAPE": mape, "msle": msle,
                     "MSLE": msle, "kld": kld, "KLD": kld, "kullback_leibler_divergence": kld, "logcosh": log_cosh,
                     "bce": bce, "BCE": bce})

@@ -89,10 +89,10 @@ class Layer(nn.Module):
     def __call__(self, *args, **kwargs):
         if self._plain_call and args and not _checking[0]:
             first = args[0]
-            # A tensor's __dict__ is empty unless it carries a mask (`_keras_mask`), which needs the full path.
-            if (type(first) is torch.Tensor and not first.__dict__) or (
+            # A tensor carrying a mask (`_keras_mask`) needs the full path, which passes masks on.
+            if (type(first) is torch.Tensor and MASK_ATTR not in first.__dict__) or (
                     type(first) is list and first and
-                    all(type(t) is torch.Tensor and not t.__dict__ for t in first)):
+                    all(type(t) is torch.Tensor and MASK_ATTR not in t.__dict__ for t in first)):
                 return nn.Module.__call__(self, *args, **kwargs)
         if is_symbolic(args) or is_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
@@ -145,8 +145,10 @@ class Layer(nn.Module):
         creates_masks = self._creates_masks
         if creates_masks is None:
             creates_masks = type(self).compute_mask is not Layer.compute_mask
+        # A mask on a later argument (`value_mask` for `value`) is not looked for on the fast path.
+        later_masks = any(position > 0 for _, _, position in self._mask_arguments)
         self._plain_call = (self.built and self.activity_regularizer is None and not self._uses_add_loss and
-                            not creates_masks)
+                            not creates_masks and not later_masks)
 
     # ------------------------------------------------------------------------------------------------------- masks
     @property

@@ -130,11 +130,10 @@ class LossTracker:
         self.count = torch.zeros((), dtype=torch.float32, device=device)
 
     def update(self, value, batch_size):
-        value = value.detach()
         if self.total is None:
             self._create(value.device)
-        self.total += value.float() * batch_size
-        self.count += batch_size
+        self.total.add_(value.detach(), alpha=batch_size)  # one kernel each: the step's cost is in kernel launches
+        self.count.add_(batch_size)
 
     def result(self):
         if self.total is None:

@@ -23,7 +23,7 @@ class LossWatch:
     def check(self, logs):
         """Called with logs already read to the host; stops training if their loss is NaN or infinite."""
         loss = logs.get("loss")
-        if self.reported or loss is None or math.isfinite(loss):
+        if self.reported or loss is None or math.isfinite(loss) or not self.losses:  # no batch: 0 / 0, not a NaN
             return
         self.reported = True
         self.model.stop_training = True
@@ -32,8 +32,6 @@ class LossWatch:
                       "infinite values in the data, or clip gradients (e.g. optimizer clipnorm=1.0).", stacklevel=2)
 
     def first_bad_step(self):
-        if not self.losses:
-            return self.first_step
         finite = torch.isfinite(torch.stack(self.losses).float())
         bad = (~finite).nonzero()
         return self.first_step + (int(bad[0, 0]) if len(bad) else len(self.losses) - 1)

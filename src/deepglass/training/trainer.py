@@ -5,6 +5,7 @@ torch has them), constraints when any are set, and metric updates on the device.
 back to the host; the progress bar and callbacks read values only when they show or need them.
 """
 import collections.abc
+import functools
 import inspect
 import warnings
 
@@ -13,6 +14,7 @@ import torch
 from deepglass import config
 from deepglass import optimizers as optimizers_module
 from deepglass.callbacks import CallbackList, TerminateOnNaN
+from deepglass.distribution import distribution_lib, training_run
 from deepglass.layers.layer import Layer, checked_calls
 from deepglass.training import default_callbacks, rng_state
 from deepglass.training.array_data import split_validation
@@ -20,6 +22,22 @@ from deepglass.training.data_adapters import adapt, is_array_data
 from deepglass.training.loss_watch import LossWatch
 from deepglass.training.compile_utils import CompiledLoss, CompiledMetrics, LossTracker, flatten_targets
 from deepglass.utils import tree
+
+
+def _distributed_call(method):
+    """Run `method` as one call of a multi-process run when a distribution is active (see deepglass.distribution):
+    each process then takes its share of the data and the results are those of all the processes together."""
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        outer = getattr(self, "_distributed", None)
+        self._distributed = training_run.begin(self)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            if self._distributed is not None:
+                self._distributed.finish()
+            self._distributed = outer
+    return call
 
 
 class Trainer:
@@ -38,6 +56,7 @@ class Trainer:
         self._resume_point = None  # a ResumePoint that BackupAndRestore leaves for fit to continue from
         self._track_rng = False  # whether fit keeps the random state of each epoch's start (`_epoch_rng`)
         self._epoch_rng = None
+        self._distributed = None  # the ParallelRun of the current fit/evaluate/predict on several processes
 
     # ----------------------------------------------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -101,6 +120,16 @@ class Trainer:
         return {metric.name: metric.result() for metric in self.metrics}
 
     # --------------------------------------------------------------------------------------------------------- fit
+    def _shard(self, data, training=False):
+        """This process's share of `data` when several processes train together (else `data` itself)."""
+        return data if self._distributed is None else self._distributed.shard(data, training)
+
+    def _verbose_here(self, verbose):
+        """`verbose` resolved; 0 on every process but rank 0, which alone prints."""
+        verbose = _resolve_verbose(verbose)
+        return 0 if self._distributed is not None and not self._distributed.is_chief else verbose
+
+    @_distributed_call
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
@@ -110,7 +139,7 @@ class Trainer:
         there is validation data (`validation_split`: the last fraction of the samples, or `validation_data`).
         """
         self._require_compiled("fit")
-        verbose = _resolve_verbose(verbose)
+        verbose = self._verbose_here(verbose)
         if validation_split and validation_data is not None:
             validation_split = 0.0
         if validation_split:
@@ -119,7 +148,7 @@ class Trainer:
                                  f"{type(x).__name__}.")
             (x, y, sample_weight), validation_data = split_validation((x, y, sample_weight), validation_split)
         device = self._device()
-        train = adapt(x, y, sample_weight, batch_size, shuffle, class_weight, device)
+        train = self._shard(adapt(x, y, sample_weight, batch_size, shuffle, class_weight, device), training=True)
         if train.first_batch()[1] is None:
             raise ValueError("fit() needs targets y for the loss; got none.")
         val = self._validation_data(validation_data, validation_batch_size or batch_size, device)
@@ -135,6 +164,8 @@ class Trainer:
         self._resume_point, self._track_rng = None, False
         callback_list.on_train_begin()
         resume, self._resume_point = self._resume_point, None  # set by BackupAndRestore.on_train_begin
+        if self._distributed is not None:
+            self._distributed.start_training(train)
         if resume is not None and resume.step and not (train.replayable and steps_per_epoch is None):
             warnings.warn(f"Resuming epoch {resume.epoch + 1} from its start: its batches cannot be drawn again in "
                           "the same order (a generator, or steps_per_epoch set), so the batches trained before the "
@@ -170,6 +201,7 @@ class Trainer:
 
     def _train_epoch(self, train, callback_list, steps_per_epoch, resume=None):
         batch_hooks, train_kwargs = self._batch_hooks, self._mode_kwargs(True)
+        train_step = self._train_step if self._distributed is None else self._distributed.train_step
         batches = train.batches(steps_per_epoch)
         first_step = 0
         if resume is not None and resume.step:
@@ -182,7 +214,7 @@ class Trainer:
             if batch_hooks:
                 callback_list.on_train_batch_begin(step)
             try:
-                self._train_step(xb, yb, swb, train_kwargs)
+                train_step(xb, yb, swb, train_kwargs)
             except RuntimeError as error:
                 raise train.explain(error, step, xb) from error
             if watch is not None:
@@ -223,21 +255,22 @@ class Trainer:
 
     @torch.no_grad()
     def _update_metrics(self, loss, parts, y, y_pred, sample_weight):
-        batch_size = len(tree.flatten(y_pred)[0])
+        batch_size = len(y_pred if type(y_pred) is torch.Tensor else tree.flatten(y_pred)[0])
         self._loss_trackers[0].update(loss, batch_size)
         for tracker, part in zip(self._loss_trackers[1:], parts):
             if part is not None:
                 tracker.update(part, batch_size)
-        self._compiled_metrics.update(y, tree.map_structure(torch.Tensor.detach, y_pred), sample_weight)
+        if self._compiled_metrics.metrics:
+            self._compiled_metrics.update(y, tree.map_structure(torch.Tensor.detach, y_pred), sample_weight)
 
     def _read_logs(self):
         """Epoch-end values as Python floats, sorted by name as Keras reports them (one synchronisation)."""
-        results = self._metric_results()
+        results = self._metric_results() if self._distributed is None else self._distributed.metric_results()
         return {name: float(results[name]) for name in sorted(results)}
 
     # ----------------------------------------------------------------------------------------- checks before a run
     def _device(self):
-        device = config.device()
+        device = config.device() if self._distributed is None else self._distributed.device
         first = next(iter(self.parameters()), None)
         if first is not None and first.device != device:
             self.to(device)
@@ -292,22 +325,24 @@ class Trainer:
                 raise ValueError("validation_data must be (x_val, y_val), (x_val, y_val, val_sample_weight) or a "
                                  f"DataLoader, Dataset, PyDataset or generator; got a sequence of "
                                  f"{len(validation_data)} items.")
-            return adapt(*validation_data, batch_size=batch_size, device=device)
+            return self._shard(adapt(*validation_data, batch_size=batch_size, device=device))
         if is_array_data(validation_data):
             raise ValueError("validation_data must be a tuple (x_val, y_val); got a single array.")
-        return adapt(validation_data, device=device)
+        return self._shard(adapt(validation_data, device=device))
 
     # ---------------------------------------------------------------------------------------------------- evaluate
+    @_distributed_call
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
         """The loss and metrics on `(x, y)`: a scalar (loss only), a list in `metrics_names` order, or a dict."""
         self._require_compiled("evaluate")
-        data = adapt(x, y, sample_weight, batch_size, device=self._device())
+        data = self._shard(adapt(x, y, sample_weight, batch_size, device=self._device()))
         if data.first_batch()[1] is None:
             raise ValueError("evaluate() needs targets y; got none.")
         self._prepare(data)
-        callback_list = CallbackList(callbacks, add_progbar=_resolve_verbose(verbose) != 0, model=self,
-                                     verbose=_resolve_verbose(verbose), epochs=1, steps=steps or data.steps)
+        verbose = self._verbose_here(verbose)
+        callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
+                                     steps=steps or data.steps)
         logs = self._run_evaluation(data, callback_list, steps)
         if return_dict:
             return logs
@@ -337,11 +372,12 @@ class Trainer:
         return logs
 
     # ----------------------------------------------------------------------------------------------------- predict
+    @_distributed_call
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for `x` as NumPy arrays (a list or dict of them for several outputs)."""
-        data = adapt(x, batch_size=batch_size, device=self._device())
+        data = self._shard(adapt(x, batch_size=batch_size, device=self._device()))
         self._checked_forward(data.first_batch()[0])
-        verbose = _resolve_verbose(verbose)
+        verbose = self._verbose_here(verbose)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
                                      steps=steps or data.steps)
         batch_hooks = callback_list.needs_batch_hooks("predict")
@@ -357,7 +393,10 @@ class Trainer:
                 if batch_hooks:
                     callback_list.on_predict_batch_end(step, {"outputs": outputs})
         callback_list.on_predict_end()
-        flat = [torch.cat(parts).cpu().numpy() for parts in zip(*[tree.flatten(c) for c in chunks])]
+        chunks_flat = [tree.flatten(c) for c in chunks]
+        if self._distributed is not None:  # every process's outputs, in the data's order
+            chunks_flat = [self._distributed.gather_predictions(data, chunks_flat)]
+        flat = [torch.cat(parts).cpu().numpy() for parts in zip(*chunks_flat)]
         return tree.pack_like(chunks[0], flat)
 
     def predict_classes(self, x, batch_size=32, verbose=0):
@@ -381,6 +420,10 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the running loss and metrics (as `evaluate` does)."""
         self._require_compiled("train_on_batch")
+        if getattr(distribution_lib.distribution(), "num_processes", 1) > 1:
+            raise RuntimeError("train_on_batch() trains one process alone, so under DataParallel the processes' "
+                               "weights would drift apart; use fit(), which splits each batch between the "
+                               "processes and averages their gradients.")
         data = adapt(x, y, sample_weight, batch_size=len(tree.flatten(x)[0]), class_weight=class_weight,
                      device=self._device())
         self._prepare(data)
