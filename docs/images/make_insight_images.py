@@ -144,6 +144,55 @@ def blobs_uncertainty():
         print(f"MC dropout {name}: mean std {std.mean():.4f}, mean predictive entropy {entropy.mean():.3f} nats")
 
 
+def digits_mlp(learning_rate=0.05):
+    """A small MLP on the 8x8 digits, taking the images as (8, 8) arrays."""
+    deepglass.config.set_random_seed(0)
+    model = deepglass.Sequential([deepglass.Input((8, 8)), layers.Flatten(), layers.Dense(32, activation="relu"),
+                                  layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=deepglass.optimizers.SGD(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def mistakes_and_learning_rates(x, y):
+    """The learning-rate range test, learning curves, confusion matrix and top losses of a digits MLP."""
+    from deepglass.insight import lr_find, plot_confusion_matrix, plot_top_losses
+    from deepglass.utils import plot_history
+
+    images = x.reshape(-1, 8, 8)
+    train, test = slice(0, 1000), slice(1000, None)
+    finder = lr_find(digits_mlp(), images[train], y[train])
+    print(f"lr_find on the digits MLP: suggestion {finder.suggestion:.3g}, lowest loss at {finder.min_loss_lr:.3g}, "
+          f"steepest fall at {finder.steepest_lr:.3g}, {len(finder.lrs)} steps")
+    for rate in (finder.steepest_lr, finder.suggestion):
+        history = digits_mlp(learning_rate=rate).fit(images[train], y[train], validation_split=0.2, epochs=30,
+                                                     verbose=0)
+        print(f"  30 epochs at {rate:.2g}: best validation accuracy {max(history.history['val_accuracy']):.3f}")
+    print()
+    finder.plot(HERE / "insight_lr_find.png")
+    model = digits_mlp(learning_rate=round(finder.suggestion, 2))
+    history = model.fit(images[train], y[train], validation_split=0.2, epochs=30, verbose=0)
+    plot_history(history, HERE / "insight_history.png", title="Digits MLP, SGD at the suggested learning rate")
+    plot_confusion_matrix(model, images[test], y[test], path=HERE / "insight_confusion.png")
+    plot_top_losses(model, images[test], y[test], k=8, path=HERE / "insight_top_losses.png")
+
+
+def model_graph():
+    """plot_model on a small residual CNN with a branching head."""
+    from deepglass.utils import plot_model
+
+    inputs = deepglass.Input((32, 32, 3), name="image")
+    x = layers.Conv2D(16, 3, padding="same", activation="relu", name="stem")(inputs)
+    y = layers.Conv2D(16, 3, padding="same", activation="relu", name="conv_a")(x)
+    y = layers.Conv2D(16, 3, padding="same", name="conv_b")(y)
+    x = layers.Add(name="residual")([x, y])
+    pooled = [layers.GlobalAveragePooling2D(name="average")(x), layers.GlobalMaxPooling2D(name="maximum")(x)]
+    x = layers.Concatenate(name="both")(pooled)
+    outputs = layers.Dense(10, activation="softmax", name="classifier")(x)
+    plot_model(deepglass.Model(inputs, outputs, name="small_resnet"), HERE / "insight_model.png", show_shapes=True,
+               show_layer_names=True, dpi=72)
+
+
 def shrink(name):
     """Store a picture with a 128-colour palette: the same look in a third of the bytes."""
     path = HERE / name
@@ -162,6 +211,8 @@ def main():
     plot_activation_stats(saturated, HERE / "insight_activations_tanh_large_init.png")
     looking_inside()
     blobs_uncertainty()
+    mistakes_and_learning_rates(x, y)
+    model_graph()
     for path in HERE.glob("insight_*.png"):
         shrink(path.name)
 

@@ -39,7 +39,8 @@ def build_model():
 
 
 def run_demo(output="deepglass-demo", epochs=30, verbose=1, seed=0):
-    """Train, evaluate, and write `learning_curves.png` and `summary.txt` to `output`; returns test accuracy."""
+    """Train, evaluate, and write `learning_curves.png`, `summary.txt` and the HTML training report `report.html`
+    (on the test images) to `output`; returns test accuracy."""
     deepglass.config.set_random_seed(seed)
     (x_train, y_train), (x_test, y_test) = load_digits_split(seed=seed)
     model = build_model()
@@ -61,4 +62,8 @@ def run_demo(output="deepglass-demo", epochs=30, verbose=1, seed=0):
     plot_history(history, os.path.join(output, "learning_curves.png"), title="digits_cnn on 8x8 digits")
     print(f"test accuracy {accuracy:.4f} ({len(x_test)} images); trained in {seconds:.1f} s")
     print(f"wrote {os.path.join(output, 'learning_curves.png')} and {os.path.join(output, 'summary.txt')}")
+    from deepglass.insight.report import report as write_report
+    path = write_report(model, history, x_test, y_test, path=os.path.join(output, "report.html"),
+                        title="digits_cnn on 8x8 digits: training report")
+    print(f"wrote the training report {path}")
     return accuracy

@@ -65,11 +65,13 @@ class Model(Trainer, Layer):
                                   "Model(inputs, outputs) or Sequential([...]).")
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
-                layer_range=None):
-        """Print the Keras table of layers, output shapes and parameter counts (see `deepglass.utils.summary`)."""
+                layer_range=None, explain=False):
+        """Print the Keras table of layers, output shapes and parameter counts (see `deepglass.utils.summary`);
+        `explain=True` adds the arithmetic behind each layer's size, parameters, receptive field, FLOPs and memory."""
         from deepglass.utils.summary import print_summary
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
-                      expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
+                      expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range,
+                      explain=explain)
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}

@@ -11,7 +11,7 @@ from deepglass.utils import tree
 
 
 def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
-                  layer_range=None):
+                  layer_range=None, explain=False):
     """Print the model's layers (name and type, output shape, parameter count) and its parameter totals.
 
     Arguments:
@@ -24,6 +24,9 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
         expand_nested: also list the layers of nested models, indented under them.
         show_trainable: add a "Trainable" column (Y, N, or - for layers without weights).
         layer_range: `[first, last]`, names or regular expressions of the first and last layers to list.
+        explain: after the table, the arithmetic behind each layer with the numbers filled in: its output size,
+            parameter count, receptive field, FLOPs and activation memory per sample, and their totals (see
+            `deepglass.insight.explain_model`). Not in Keras.
 
     Example:
         >>> model = deepglass.Sequential([deepglass.Input((784,)), deepglass.layers.Dense(10)])
@@ -34,7 +37,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
         ...
     """
     text = summary_string(model, line_length=line_length, positions=positions, expand_nested=expand_nested,
-                          show_trainable=show_trainable, layer_range=layer_range)
+                          show_trainable=show_trainable, layer_range=layer_range, explain=explain)
     if print_fn is None:
         print(text, end="")
     else:
@@ -42,7 +45,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
 
 
 def summary_string(model, line_length=None, positions=None, expand_nested=False, show_trainable=False,
-                   layer_range=None):
+                   layer_range=None, explain=False):
     """The text `print_summary` prints (lines joined by newlines, ending in one)."""
     graph = _Graph(model)
     header, justify, widths, table_width = _columns(graph.sequential_like, line_length, positions, show_trainable)
@@ -50,7 +53,55 @@ def summary_string(model, line_length=None, positions=None, expand_nested=False,
     first, stop = layer_index_range(layers, layer_range)
     rows = [row for layer in layers[first:stop] for row in _layer_rows(layer, graph, show_trainable, expand_nested)]
     table = render_table(header, rows, justify, widths, table_width)
-    return "\n".join([f'Model: "{model.name}"', *table, *_totals(model)]) + "\n"
+    lines = [f'Model: "{model.name}"', *table, *_totals(model)]
+    if explain:
+        lines += explained_lines(model, layers[first:stop], expand_nested)
+    return "\n".join(lines) + "\n"
+
+
+def explained_lines(model, layers, expand_nested=False):
+    """The arithmetic behind each of `layers` (of `model`), one block per layer, and the totals, as lines."""
+    from deepglass.insight.explain import explain_model, explain_totals, format_count, format_receptive_field
+    explanations = explain_model(model, expand_nested=expand_nested)
+    shown = {layer.name for layer in layers}
+    lines, keep = ["", "Explained, per sample (FLOPs: a multiply-add counts 2; r: receptive field, j: jump, in input "
+                   "positions):"], False
+    for row in explanations:
+        keep = row.name in shown if row.level == 0 else keep  # a nested model's layers follow it
+        if keep:
+            lines += _explained_block(row, format_receptive_field(row.receptive_field))
+    totals = explain_totals(explanations)
+    flops = f" Total: {totals['flops']:,} FLOPs ({format_count(totals['flops'])})"
+    if totals["unknown_flops"]:
+        flops += f", not counting {', '.join(totals['unknown_flops'])}"
+    memory = f" Activations: {readable_memory_size(totals['activation_bytes'])} of layer outputs"
+    if totals["unknown_activations"]:
+        memory += f", not counting {', '.join(totals['unknown_activations'])}"
+    lines += [flops, memory]
+    if totals["receptive_field"] is not None:
+        lines.append(f" Receptive field of {totals['receptive_field_layer']}: "
+                     f"{format_receptive_field(totals['receptive_field'])} input positions")
+    return lines
+
+
+def _explained_block(row, field):
+    """A layer's name, type and output shape, then one labelled line per item (more for per-axis arithmetic)."""
+    indent = "   " * row.level
+    shape = _format_shape(row.output_shape) if isinstance(row.output_shape, tuple) else _shapes_text(row.output_shape)
+    lines = [f"{indent}{row.name} ({row.class_name}) -> {shape}"]
+    fields = [] if field == "-" else [field]
+    if len(row.receptive_field_formula) == 1:
+        fields = [f"{row.receptive_field_formula[0]} ({field})"]
+    elif row.receptive_field_formula:
+        fields = row.receptive_field_formula
+    items = [("output size", row.output_size), ("parameters", [row.params_formula]), ("receptive field", fields),
+             ("FLOPs", ["?" if row.flops is None else row.flops_formula]),
+             ("activations", ["?" if row.activation_bytes is None else row.activation_formula])]
+    for label, texts in items:
+        texts = [text for text in texts if text]
+        labels = [label + ":"] + [""] * (len(texts) - 1)  # the lines of one item (one per axis) share its label
+        lines += [f"{indent}  {name:<17}{text}" for name, text in zip(labels, texts)]
+    return lines
 
 
 def _columns(sequential_like, line_length, positions, show_trainable):
@@ -147,6 +198,13 @@ def _layer_rows(layer, graph, show_trainable, expand_nested, level=0):
     for sublayer in sublayers or []:
         rows.extend(_layer_rows(sublayer, graph, show_trainable, expand_nested, level + 1))
     return rows
+
+
+def _shapes_text(shapes):
+    """Several shapes (or none known) as one string."""
+    if not shapes:
+        return "?"
+    return "[" + ", ".join(_format_shape(s) if isinstance(s, tuple) else "?" for s in shapes) + "]"
 
 
 def _format_shape(shape):
