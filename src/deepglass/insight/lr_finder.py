@@ -2,13 +2,13 @@
 learning rate that grows exponentially from batch to batch, and read a good rate off the loss curve."""
 import copy
 import math
-import random
 
 import numpy as np
 import torch
 
 from deepglass.insight.plots import BLUE, GREY, VERMILION, _finish, _pyplot
 from deepglass.training.compile_utils import flatten_targets
+from deepglass.training import rng_state
 from deepglass.training.data_adapters import adapt, is_array_data
 from deepglass.utils import tree
 
@@ -261,15 +261,11 @@ class _Restored:
         self.torch_state = copy.deepcopy(optimizer.torch_optimizer.state_dict()) if optimizer.built else None
         self.extra_state = [[t.detach().clone() for t in group or ()]
                             for group in (optimizer._ema, optimizer._accumulators)]
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        self.rng = torch.random.fork_rng(devices=devices)
-        self.rng.__enter__()
-        self.python_rng = random.getstate()
+        self.rng = rng_state.capture(model)
 
     def __exit__(self, *exc):
         model, optimizer = self.model, self.model.optimizer
-        random.setstate(self.python_rng)
-        self.rng.__exit__(None, None, None)
+        rng_state.restore(self.rng, model)
         with torch.no_grad():
             model.load_state_dict(self.weights)
         for parameter, grad in self.grads:
