@@ -35,11 +35,29 @@ from deepglass.layers.regularization import (
     SpatialDropout3D,
 )
 from deepglass.layers.reshaping import Flatten, Permute, Reshape
+from deepglass.layers.recurrent import GRU, LSTM, SimpleRNN
+from deepglass.layers.rnn import RNN, StackedRNNCells
+from deepglass.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
+from deepglass.layers.rnn_wrappers import Bidirectional, TimeDistributed
 from deepglass.layers.preprocessing import CategoryEncoding, Discretization, Normalization, Rescaling
 from deepglass.layers.preprocessing_image import CenterCrop, Resizing
+from deepglass.layers.hashing import Hashing
+from deepglass.layers.lookup import IntegerLookup, StringLookup
+from deepglass.layers.text_vectorization import TextVectorization
+from deepglass.layers.augmentation_color import RandomBrightness, RandomContrast
+from deepglass.layers.augmentation_geometric import (
+    RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
+)
+from deepglass.layers.augmentation_mix import CutMix, MixUp
 from deepglass.layers.reshaping import RepeatVector
 from deepglass.layers.sampling import UpSampling1D, UpSampling2D, UpSampling3D
 from deepglass.layers.torch_wrapper import TorchModuleWrapper
+from deepglass.layers.attention import AdditiveAttention, Attention
+from deepglass.layers.embedding import Embedding, Masking
+from deepglass.layers.multi_head_attention import GroupedQueryAttention, GroupQueryAttention, MultiHeadAttention
+from deepglass.layers.transformer import (
+    PositionalEmbedding, TokenAndPositionEmbedding, TransformerDecoder, TransformerEncoder,
+)
 from deepglass.serialization import Registry
 
 _LAYER_CLASSES = [Activation, Dense, Dropout, Flatten, Identity, InputLayer, Lambda, Permute, Reshape]
@@ -60,7 +78,15 @@ _LAYER_CLASSES += [SumPooling1D, SumPooling2D, SumPooling3D, LPPooling1D, LPPool
                    MaxPooling1DWithIndices, MaxPooling2DWithIndices, MaxPooling3DWithIndices, MaxUnpooling1D,
                    MaxUnpooling2D, MaxUnpooling3D]
 _LAYER_CLASSES += [CategoryEncoding, CenterCrop, Discretization, Normalization, Rescaling, Resizing]
+_LAYER_CLASSES += [Hashing, IntegerLookup, StringLookup, TextVectorization]
+_LAYER_CLASSES += [CutMix, MixUp, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+                   RandomTranslation, RandomZoom]
+_LAYER_CLASSES += [GRU, GRUCell, LSTM, LSTMCell, RNN, SimpleRNN, SimpleRNNCell, StackedRNNCells, Bidirectional,
+                   TimeDistributed]
+_LAYER_CLASSES += [AdditiveAttention, Attention, Embedding, GroupedQueryAttention, Masking, MultiHeadAttention,
+                   PositionalEmbedding, TokenAndPositionEmbedding, TransformerDecoder, TransformerEncoder]
 _registry = Registry("layer", _LAYER_CLASSES)
+_registry.classes["GroupQueryAttention"] = GroupQueryAttention  # the name Keras files record
 
 
 def register(cls):

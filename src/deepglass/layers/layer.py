@@ -53,6 +53,8 @@ class Layer(nn.Module):
     # take the fast path; None: whenever `compute_mask` is overridden. Layers that only transform masks set False.
     _creates_masks = None
 
+    _takes_strings = False  # True for layers that read NumPy string arrays themselves (text layers and models)
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         # Calling `call` directly from nn.Module saves a Python frame per layer call.
@@ -100,9 +102,10 @@ class Layer(nn.Module):
 
     def _eager_call(self, args, kwargs):
         if args:
-            args = (tree.map_structure(_to_tensor, args[0]),) + args[1:]
+            args = (tree.map_structure(_keep_text if self._takes_strings else _to_tensor, args[0]),) + args[1:]
         inputs = args[0] if args else next(iter(kwargs.values()))
-        shapes = tree.map_structure(lambda t: tuple(t.shape) if torch.is_tensor(t) else None, inputs)
+        shapes = tree.map_structure(lambda t: tuple(t.shape) if isinstance(t, (torch.Tensor, np.ndarray)) else None,
+                                    inputs)
         self._maybe_build(shapes, device=_first_device(inputs))
         if _checking[0] and self.input_spec is not None and torch.is_tensor(inputs):
             check_input_spec(self, self.input_spec, tuple(inputs.shape))
@@ -512,7 +515,15 @@ def _legacy_input_shape(input_shape, input_dim, batch_input_shape, batch_size):
     return None
 
 
+def _keep_text(value):
+    return value if isinstance(value, np.ndarray) and value.dtype.kind in "USO" else _to_tensor(value)
+
+
 def _to_tensor(value):
+    if isinstance(value, np.ndarray) and value.dtype.kind in "USO":
+        raise ValueError(f"Expected numbers, got strings (a NumPy array of dtype {value.dtype}); only text layers "
+                         "(TextVectorization, StringLookup, Hashing) take strings: put one first in the model, or "
+                         "map the strings to numbers first.")
     if isinstance(value, np.ndarray):
         tensor = torch.from_numpy(value)
         return tensor.to(config.standardize_dtype()) if tensor.is_floating_point() else tensor

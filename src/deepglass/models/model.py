@@ -20,6 +20,8 @@ class Model(Trainer, Layer):
         >>> model = deepglass.Model(inputs, outputs)
     """
 
+    _takes_strings = True  # a model hands string inputs on to its layers, which accept or refuse them
+
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
             from deepglass.models.functional import Functional

@@ -226,6 +226,7 @@ class Trainer:
         self.train(False)
 
     def _train_step(self, x, y, sample_weight, call_kwargs):
+        # Several processes train with ParallelRun.train_step (deepglass.distribution), the same step on a share.
         y = self._targets(y)
         y_pred = self(x, **call_kwargs)
         loss, parts = self._compiled_loss(y, y_pred, sample_weight)
@@ -277,7 +278,7 @@ class Trainer:
         return device
 
     def _prepare(self, data):
-        """Check shapes and labels on two samples, build what is lazy, and gather what each step needs."""
+        """Check shapes and labels on the first batch, build what is lazy, and gather what each step needs."""
         x_small, y_small, _ = data.first_batch()
         y_pred = self._checked_forward(x_small)
         nans = data.count_nans()
@@ -376,7 +377,7 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for `x` as NumPy arrays (a list or dict of them for several outputs)."""
         data = self._shard(adapt(x, batch_size=batch_size, device=self._device()))
-        self._checked_forward(data.first_batch()[0])
+        self._checked_forward(_first_samples(data.first_batch()[0], self))  # no labels to check: 2 samples do
         verbose = self._verbose_here(verbose)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
                                      steps=steps or data.steps)
@@ -485,6 +486,14 @@ def _warn_once(key, message):
     if key not in _warned:
         _warned.add(key)
         warnings.warn(message, DeprecationWarning, stacklevel=3)
+
+
+def _first_samples(x, model, count=2):
+    """The first `count` samples of a batch, for the checks before predicting; the whole batch for a model with a
+    stateful layer, whose batch size is fixed."""
+    if any(getattr(m, "stateful", False) for m in model.modules()):
+        return x
+    return tree.map_structure(lambda a: a[:count], x)
 
 
 def _resolve_verbose(verbose):
