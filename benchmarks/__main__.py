@@ -1,113 +1,122 @@
-"""Run the benchmark suite: `python -m benchmarks [--quick] [--repeats N] [--workloads W1,W5] [--out DIR]`.
+"""Run the benchmark suite: `python -m benchmarks [--quick | --smoke] [--repeats N] [--workloads W1,F2,...]`.
 
 Every contender runs every workload in this one process, interleaved (the order rotates each repetition), after
-a warm-up epoch; the table gives the median time per training step, samples per second, the ratio to the
-tutorial-style PyTorch loop, and how far resident memory rose above its level at the start of the contender's run.
+a warm-up epoch; the tables give the median time per training step (or inference batch), samples per second, the
+ratio to the tutorial-style PyTorch loop, and how far resident memory rose during a contender's run. Besides the
+workloads: time to accuracy (W7, only when named), data feeding (F1-F3) and import time. Results merge into
+results.json and RESULTS.md in --out: a part run again replaces its own section only.
 """
 import argparse
-import json
 import os
 import platform
-import statistics
+import tempfile
 import time
 
 import torch
 
-from benchmarks import contenders
+from benchmarks import accuracy, contenders, feeding, report, speed, startup
 from benchmarks.workloads import all_workloads
 
-
-def peak_rss_reset():
-    """Reset the kernel's high-water mark of this process's resident memory (Linux); False where unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
+PARTS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "F1", "F2", "F3", "import")
+DEFAULT = tuple(part for part in PARTS if part != "W7")  # W7 takes minutes per contender: it runs when named
+GROUPS = {"all": PARTS, "default": DEFAULT, "feed": ("F1", "F2", "F3")}
 
 
-def _status_mb(field):
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a quarter of the data")
+    size.add_argument("--smoke", action="store_true",
+                      help="two batches per workload, one repetition, a 1 MiB memmap, tiny W7: checks that it runs")
+    parser.add_argument("--repeats", type=int, default=None, help="timed repetitions (default 5; 1 with --smoke)")
+    parser.add_argument("--workloads", default="default",
+                        help=f"comma-separated parts of {', '.join(PARTS)}, or groups: feed (F1-F3), default "
+                             "(all but W7), all")
+    parser.add_argument("--contenders", default=None, help="comma-separated names, e.g. deepglass,keras 3")
+    parser.add_argument("--out", default=None, help="where results.json and RESULTS.md go (default: "
+                                                    "benchmarks/results; a temporary folder with --smoke)")
+    parser.add_argument("--memmap-gib", type=float, default=None, help="F3's memmap size (default 4; 1/1024 with "
+                                                                       "--smoke)")
+    parser.add_argument("--memmap-dir", default=None, help="where F3 writes its memmap (default: the temp folder)")
+    parser.add_argument("--threads", type=int, default=None, help="torch's intra-op threads (default: torch's own "
+                                                                  "choice)")
+    parser.add_argument("--import-runs", type=int, default=7, help="fresh processes per module for import time")
+    parser.add_argument("--w7-target", type=float, default=0.90, help="W7's test accuracy to reach")
+    parser.add_argument("--w7-max-epochs", type=int, default=10)
+    parser.add_argument("--w7-budget-s", type=float, default=300.0,
+                        help="W7 stops a contender at the first epoch end past this many seconds")
+    args = parser.parse_args(argv)
+    args.size = "smoke" if args.smoke else "quick" if args.quick else "full"
+    args.repeats = args.repeats or (1 if args.smoke else 5)
+    args.memmap_gib = args.memmap_gib or (1 / 1024 if args.smoke else 4.0)
+    args.parts = _parts(args.workloads, parser)
+    args.out = args.out or (os.path.join(tempfile.gettempdir(), "deepglass-benchmarks-smoke") if args.smoke else
+                            os.path.join(os.path.dirname(__file__), "results"))
+    unknown = set((args.contenders or "").split(",")) - set(contenders.CONTENDERS) - {""}
+    if unknown:
+        parser.error(f"unknown contenders {sorted(unknown)}; choose from {', '.join(contenders.CONTENDERS)}")
+    return args
 
 
-def measure(workload, names, repeats):
-    epochs = {name: contenders.CONTENDERS[name](workload) for name in names}
-    for epoch in epochs.values():
-        epoch()  # warm-up
-    times = {name: [] for name in names}
-    memory = {name: 0.0 for name in names}
-    for repeat in range(repeats):
-        order = names[repeat % len(names):] + names[:repeat % len(names)]
-        for name in order:
-            peak_rss_reset()
-            resident = _status_mb("VmRSS")
-            start = time.perf_counter()
-            epochs[name]()
-            times[name].append(time.perf_counter() - start)
-            memory[name] = max(memory[name], _status_mb("VmHWM") - resident)
-    steps = contenders.steps_per_epoch(workload)
-    rows = {}
-    for name in names:
-        step = statistics.median(times[name]) / steps
-        rows[name] = {"ms_per_step": 1000 * step, "samples_per_s": workload.batch_size / step,
-                      "peak_extra_rss_mb": memory[name]}
-    baseline = rows.get(contenders.BASELINE, {}).get("ms_per_step")
-    for row in rows.values():
-        row["ratio_to_tutorial"] = row["ms_per_step"] / baseline if baseline else None
-    return rows
+def _parts(text, parser):
+    chosen = []
+    for name in text.split(","):
+        name = name.strip()
+        for part in GROUPS.get(name, (name,)):
+            if part not in PARTS:
+                parser.error(f"unknown workload {part!r}; choose from {', '.join(PARTS)} or {', '.join(GROUPS)}")
+            if part not in chosen:
+                chosen.append(part)
+    return [part for part in PARTS if part in chosen]
 
 
-def markdown(results, notes, header):
-    lines = [header, ""]
-    for workload, rows in results.items():
-        lines += [f"### {workload}", "", "| contender | ms/step | samples/s | vs tutorial loop | extra peak RSS (MB) |",
-                  "|---|---:|---:|---:|---:|"]
-        for name, row in rows["contenders"].items():
-            ratio = f"{row['ratio_to_tutorial']:.2f}x" if row["ratio_to_tutorial"] else "-"
-            lines.append(f"| {name} | {row['ms_per_step']:.2f} | {row['samples_per_s']:.0f} | {ratio} | "
-                         f"{row['peak_extra_rss_mb']:.0f} |")
-        lines.append("")
-    lines += [f"- {note}" for note in notes]
-    return "\n".join(lines) + "\n"
+def run_part(part, args, names, workloads):
+    """One section of the results."""
+    if part == "W7":
+        limit = (256, 128) if args.size == "smoke" else None
+        return accuracy.run(names, args.w7_target, 1 if limit else args.w7_max_epochs, args.w7_budget_s, limit)
+    if part == "F1":
+        return feeding.in_memory_share(workloads["W2"], args.repeats)
+    if part == "F2":
+        return feeding.loader_speed(workloads["W2"], args.repeats)
+    if part == "F3":
+        return feeding.memmap_rss(args.memmap_gib, args.memmap_dir)
+    if part == "import":
+        return startup.run(args.import_runs)
+    return speed.run_workload(workloads[part], names, args.repeats)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a quarter of the data: a smoke run")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--workloads", default=None, help="comma-separated names, e.g. W1,W5")
-    parser.add_argument("--contenders", default=None, help="comma-separated names")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
-    args = parser.parse_args(argv)
+    args = parse(argv)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads or threads)
+    try:
+        return run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run(args):
     names, notes = contenders.available()
     if args.contenders:
         names = [n for n in names if n in args.contenders.split(",")]
-    chosen = args.workloads.split(",") if args.workloads else None
-    results = {}
-    for workload in all_workloads(quick=args.quick):
-        if chosen and workload.name not in chosen:
-            continue
-        print(f"{workload.name}: {workload.description} ({workload.source}, {len(workload.x)} samples)", flush=True)
-        rows = measure(workload, names, args.repeats)
-        for name, row in rows.items():
-            ratio = f"{row['ratio_to_tutorial']:.2f}x" if row["ratio_to_tutorial"] else "-"
-            print(f"  {name:18s} {row['ms_per_step']:8.2f} ms/step  {ratio:>6s}  +{row['peak_extra_rss_mb']:.0f} MB peak")
-        results[f"{workload.name}: {workload.description}"] = {"contenders": rows, "source": workload.source}
-    header = (f"deepglass benchmarks on {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-              f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeats} epochs.")
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "results.json"), "w") as handle:
-        json.dump({"header": header, "notes": notes, "results": results}, handle, indent=2)
-    with open(os.path.join(args.out, "RESULTS.md"), "w") as handle:
-        handle.write(markdown(results, notes, header))
+    workloads = {w.name: w for w in all_workloads(args.size)}
+    machine = platform.processor() or platform.machine()
+    header = (f"deepglass benchmarks, {time.strftime('%Y-%m-%d %H:%M')}, on {machine}, {os.cpu_count()} CPUs, "
+              f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeats} repetitions"
+              f"{'' if args.size == 'full' else f' ({args.size} size)'}.")
+    print(header, flush=True)
     for note in notes:
         print(note)
-    print(f"wrote {os.path.join(args.out, 'RESULTS.md')}")
+    sections = []
+    for part in args.parts:
+        print(f"running {part} ...", flush=True)
+        section = run_part(part, args, names, workloads)
+        section.measured = header
+        report.show(section)
+        sections.append(section)
+    print(f"wrote {report.write(args.out, sections, header, notes)}")
+    return sections
 
 
 if __name__ == "__main__":

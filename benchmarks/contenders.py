@@ -1,33 +1,48 @@
 """The contenders: each prepares a workload and returns a function that trains one epoch over its data."""
 import importlib.util
+import logging
 import os
+import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks.workloads import channels_first, keras_model, torch_model
+from benchmarks.workloads import keras_model, torch_inputs, torch_model
 
 
-def _torch_loss(workload):
+def torch_loss(workload):
     return F.cross_entropy if workload.loss == "sparse_categorical_crossentropy" else F.mse_loss
+
+
+def keras_optimizer(lib, workload):
+    """The workload's optimizer in a Keras-API library, from its Keras name and arguments."""
+    name, arguments = workload.optimizer
+    return {"adam": lib.optimizers.Adam, "sgd": lib.optimizers.SGD}[name](**arguments)
+
+
+def torch_optimizer(workload, parameters, **options):
+    """The same optimizer in torch.optim (Keras's default learning rates); `options` such as fused=True."""
+    name, arguments = workload.optimizer
+    if name == "adam":
+        return torch.optim.Adam(parameters, lr=arguments.get("learning_rate", 1e-3), **options)
+    return torch.optim.SGD(parameters, lr=arguments.get("learning_rate", 1e-2),
+                           momentum=arguments.get("momentum", 0.0), **options)
 
 
 def deepglass_defaults(workload):
     import deepglass
     model = keras_model(deepglass, workload)
-    model.compile(optimizer=workload.optimizer, loss=workload.loss)
+    model.compile(optimizer=keras_optimizer(deepglass, workload), loss=workload.loss)
     return lambda: model.fit(workload.x, workload.y, batch_size=workload.batch_size, epochs=1, verbose=0)
 
 
 def torch_tutorial(workload):
-    """A loop as the PyTorch tutorials write it: a shuffling DataLoader, default Adam, model.train()."""
+    """A loop as the PyTorch tutorials write it: a shuffling DataLoader, a plain optimizer, model.train()."""
     model = torch_model(workload)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    dataset = torch.utils.data.TensorDataset(channels_first(torch.from_numpy(workload.x)),
-                                             torch.from_numpy(workload.y))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=workload.batch_size, shuffle=True)
-    loss_fn = _torch_loss(workload)
+    optimizer = torch_optimizer(workload, model.parameters())
+    loader = torch.utils.data.DataLoader(tensor_dataset(workload), batch_size=workload.batch_size, shuffle=True)
+    loss_fn = torch_loss(workload)
 
     def epoch():
         model.train()
@@ -40,15 +55,21 @@ def torch_tutorial(workload):
 
 
 def torch_tuned(workload):
-    """The fastest plain loop we can write: data on the device, indexed batches, fused Adam, channels-last."""
+    """The fastest plain loop we can write: data on the device, indexed batches, a fused optimizer, channels-last,
+    gradients set to None."""
+    return tuned_loop(workload)[1]
+
+
+def tuned_loop(workload):
+    """The tuned loop's model (channels-last for images) and its epoch function."""
     model = torch_model(workload)
-    x = channels_first(torch.from_numpy(workload.x))
+    x = torch_inputs(workload, torch.from_numpy(workload.x))
     if x.dim() == 4:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     y = torch.from_numpy(workload.y)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-    loss_fn = _torch_loss(workload)
+    optimizer = torch_optimizer(workload, model.parameters(), fused=True)
+    loss_fn = torch_loss(workload)
     size = workload.batch_size
 
     def epoch():
@@ -60,22 +81,24 @@ def torch_tuned(workload):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-    return epoch
+    return model, epoch
 
 
 def keras3(workload):
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import keras
     model = keras_model(keras, workload)
-    model.compile(optimizer=workload.optimizer, loss=workload.loss)
+    model.compile(optimizer=keras_optimizer(keras, workload), loss=workload.loss)
     return lambda: model.fit(workload.x, workload.y, batch_size=workload.batch_size, epochs=1, verbose=0)
 
 
 def lightning(workload):
+    """PyTorch Lightning with its extras off (no progress bar, logger, checkpoints or summary): a fresh Trainer
+    runs each epoch on the tutorial loop's model, data loader and optimizer."""
     import lightning as L
-
+    quiet_lightning()
     network = torch_model(workload)
-    loss_fn = _torch_loss(workload)
+    loss_fn = torch_loss(workload)
 
     class Module(L.LightningModule):
         def __init__(self):
@@ -87,12 +110,10 @@ def lightning(workload):
             return loss_fn(self.network(x), y)
 
         def configure_optimizers(self):
-            return torch.optim.Adam(self.parameters(), lr=1e-3)
+            return torch_optimizer(workload, self.parameters())
 
     module = Module()
-    dataset = torch.utils.data.TensorDataset(channels_first(torch.from_numpy(workload.x)),
-                                             torch.from_numpy(workload.y))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=workload.batch_size, shuffle=True)
+    loader = torch.utils.data.DataLoader(tensor_dataset(workload), batch_size=workload.batch_size, shuffle=True)
 
     def epoch():
         trainer = L.Trainer(max_epochs=1, accelerator="cpu", devices=1, enable_progress_bar=False, logger=False,
@@ -101,19 +122,33 @@ def lightning(workload):
     return epoch
 
 
+def quiet_lightning():
+    """Silence Lightning's per-fit banners and its advice to add loader workers (the loader is the same as the
+    tutorial loop's on purpose)."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # torch deprecates an API Lightning still calls
+
+
+def tensor_dataset(workload):
+    return torch.utils.data.TensorDataset(torch_inputs(workload, torch.from_numpy(workload.x)),
+                                          torch.from_numpy(workload.y))
+
+
 CONTENDERS = {"deepglass": deepglass_defaults, "torch (tutorial)": torch_tutorial, "torch (tuned)": torch_tuned,
               "keras 3": keras3, "lightning": lightning}
 BASELINE = "torch (tutorial)"
+PACKAGES = {"keras 3": "keras", "lightning": "lightning"}  # the optional contenders (`pip install -e ".[bench]"`)
 
 
 def available():
     """The contenders whose packages are installed, and a note for each that is missing."""
-    missing = {"keras 3": "keras", "lightning": "lightning"}
     ready, notes = [], []
     for name in CONTENDERS:
-        package = missing.get(name)
+        package = PACKAGES.get(name)
         if package and importlib.util.find_spec(package) is None:
-            notes.append(f"{name}: not installed (pip install {package}); left out")
+            notes.append(f"{name}: not installed (pip install {package}, or pip install -e \".[bench]\"); left out")
         else:
             ready.append(name)
     return ready, notes

@@ -5,6 +5,13 @@ import torch
 from torch import nn
 
 from benchmarks import data
+from benchmarks.resnet import keras_resnet8, torch_resnet8
+
+SIZES = ("full", "quick", "smoke")  # all the data; a quarter of it; two batches of each workload (a smoke test)
+
+
+class Unavailable(Exception):
+    """A contender cannot build a workload (a layer its version lacks); the run notes it and goes on."""
 
 
 @dataclasses.dataclass
@@ -12,17 +19,25 @@ class Workload:
     name: str
     description: str
     layers: list  # ("dense", units, activation) | ("conv", rank, filters, kernel, padding, activation)
-    #               | ("maxpool", rank, size) | ("dropout", rate) | ("flatten",) | ("gap", rank)
+    #               | ("maxpool", rank, size) | ("dropout", rate) | ("flatten",) | ("gap", rank) | ("lstm", units)
+    #               | ("resnet8", classes): the whole network (benchmarks.resnet)
     x: object
     y: object
     batch_size: int
     loss: str  # "sparse_categorical_crossentropy" or "mse"
-    optimizer: str = "adam"
+    optimizer: tuple = ("adam", {})  # a Keras optimizer name and its arguments, the same for every contender
     source: str = ""
+    contenders: tuple = None  # the contenders that run it (None: all)
+    kind: str = "train"  # "train": epochs of fit; "inference": passes of predict and evaluate
 
     @property
     def classes(self):
         return self.layers[-1][1]
+
+    @property
+    def sequential_input(self):
+        """True when x is (batch, time, features): PyTorch takes it as it is, without moving the channels."""
+        return any(spec[0] == "lstm" for spec in self.layers)
 
 
 def course_cnn():
@@ -32,30 +47,61 @@ def course_cnn():
             ("dense", 10, "softmax")]
 
 
-def all_workloads(quick=False):
-    scale = 4 if quick else 1
-    images, labels, source = data.fashion_mnist(6400 // scale)
-    spectra, spectra_labels = data.spectra(1280 // scale)
-    table, targets = data.tabular(6400 // scale)
+W2_DESCRIPTION = "course CNN (2x Conv32, pool, 2x Conv64, pool, Dense512)"
+
+
+def all_workloads(size="full"):
+    """Every workload with its data; `size` is one of SIZES."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}; got {size!r}.")
+
+    def count(full, batch):  # samples for a workload of `full` samples at batch size `batch`
+        return {"full": full, "quick": max(full // 4, batch), "smoke": 2 * batch}[size]
+
+    def batch(full):  # smaller batches keep the smoke run to a few seconds
+        return max(8, full // 16) if size == "smoke" else full
+
+    b128, b64, b32, b1024 = batch(128), batch(64), batch(32), batch(1024)
+    images, labels, source = data.fashion_mnist(max(count(6400, b128), count(4096, b1024)))
+    spectra, spectra_labels = data.spectra(count(1280, b64))
+    table, targets = data.tabular(count(6400, b32))
+    pictures, picture_labels = data.cifar_like(count(2560, b128))
+    time_steps = 10 if size == "smoke" else 100
+    series, series_targets = data.sequences(count(1280, b64), time_steps)
+    small = count(6400, b128)
     return [
-        Workload("W1", "MLP 784-512-512-10, batch 128, Adam", [("flatten",), ("dense", 512, "relu"),
-                 ("dense", 512, "relu"), ("dense", 10, "softmax")], images, labels, 128,
+        Workload("W1", f"MLP 784-512-512-10, batch {b128}, Adam", [("flatten",), ("dense", 512, "relu"),
+                 ("dense", 512, "relu"), ("dense", 10, "softmax")], images[:small], labels[:small], b128,
                  "sparse_categorical_crossentropy", source=source),
-        Workload("W2", "course CNN (2x Conv32, pool, 2x Conv64, pool, Dense512), batch 128, Adam", course_cnn(),
-                 images, labels, 128, "sparse_categorical_crossentropy", source=source),
-        Workload("W3", "1-D CNN on 1000-point spectra (3x Conv1D+pool, GAP, Dense), batch 64, Adam",
+        Workload("W2", f"{W2_DESCRIPTION}, batch {b128}, Adam", course_cnn(), images[:small], labels[:small], b128,
+                 "sparse_categorical_crossentropy", source=source),
+        Workload("W3", f"1-D CNN on 1000-point spectra (3x Conv1D+pool, GAP, Dense), batch {b64}, Adam",
                  [("conv", 1, 16, 7, "same", "relu"), ("maxpool", 1, 2), ("conv", 1, 32, 7, "same", "relu"),
                   ("maxpool", 1, 2), ("conv", 1, 64, 7, "same", "relu"), ("maxpool", 1, 2), ("gap", 1),
-                  ("dense", 5, "softmax")], spectra, spectra_labels, 64, "sparse_categorical_crossentropy",
+                  ("dense", 5, "softmax")], spectra, spectra_labels, b64, "sparse_categorical_crossentropy",
                  source="synthetic spectra"),
-        Workload("W5", "overhead probe: MLP 32-64-64-1, batch 32, Adam, MSE",
-                 [("dense", 64, "relu"), ("dense", 64, "relu"), ("dense", 1, None)], table, targets, 32, "mse",
+        Workload("W4", f"ResNet-8 with BatchNormalization on 32x32x3 (16/32/64 filters), batch {b128}, "
+                 "SGD(momentum=0.9)", [("resnet8", 10)], pictures, picture_labels, b128,
+                 "sparse_categorical_crossentropy", ("sgd", {"learning_rate": 0.01, "momentum": 0.9}),
+                 source="random CIFAR-shaped"),
+        Workload("W5", f"overhead probe: MLP 32-64-64-1, batch {b32}, Adam, MSE",
+                 [("dense", 64, "relu"), ("dense", 64, "relu"), ("dense", 1, None)], table, targets, b32, "mse",
                  source="synthetic regression"),
+        Workload("W6", f"predict and evaluate of the W2 {W2_DESCRIPTION}, batch {b1024}", course_cnn(),
+                 images[:count(4096, b1024)], labels[:count(4096, b1024)], b1024,
+                 "sparse_categorical_crossentropy", source=source, kind="inference"),
+        Workload("W8", f"LSTM(128) on sequences of {time_steps} steps x 32 features, Dense(1), batch {b64}, "
+                 "Adam, MSE",
+                 [("lstm", 128), ("dense", 1, None)], series, series_targets, b64, "mse",
+                 source="synthetic sequences",
+                 contenders=("deepglass", "torch (tutorial)", "torch (tuned)", "keras 3")),
     ]
 
 
 def keras_model(lib, workload):
     """The workload's model in a Keras-API library (deepglass or Keras itself)."""
+    if workload.layers[0][0] == "resnet8":
+        return keras_resnet8(lib, workload.x.shape[1:], workload.classes)
     layers = [lib.Input(workload.x.shape[1:])]
     for spec in workload.layers:
         kind = spec[0]
@@ -72,11 +118,34 @@ def keras_model(lib, workload):
             layers.append(lib.layers.Flatten())
         elif kind == "gap":
             layers.append({1: lib.layers.GlobalAveragePooling1D, 2: lib.layers.GlobalAveragePooling2D}[spec[1]]())
+        elif kind == "lstm":
+            layers.append(_layer(lib, "LSTM")(spec[1]))
     return lib.Sequential(layers)
+
+
+def _layer(lib, name):
+    """A layer class looked up when it is used, so a library without it skips the workload instead of failing."""
+    layer = getattr(lib.layers, name, None)
+    if layer is None:
+        raise Unavailable(f"{lib.__name__}.layers.{name} does not exist in this version")
+    return layer
+
+
+class LastStep(nn.Module):
+    """An LSTM returning its output at the last time step, as Keras's LSTM does by default."""
+
+    def __init__(self, features, units):
+        super().__init__()
+        self.lstm = nn.LSTM(features, units, batch_first=True)
+
+    def forward(self, x):
+        return self.lstm(x)[0][:, -1]
 
 
 def torch_model(workload):
     """The workload's model in plain PyTorch, channels-first, ending in logits (as PyTorch code is written)."""
+    if workload.layers[0][0] == "resnet8":
+        return torch_resnet8(workload.x.shape[-1], workload.classes)
     modules = []
     activations = {"relu": nn.ReLU, "softmax": None, None: None}
     for spec in workload.layers:
@@ -98,10 +167,17 @@ def torch_model(workload):
         elif kind == "gap":
             modules.append({1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d}[spec[1]](1))
             modules.append(nn.Flatten())
+        elif kind == "lstm":
+            modules.append(LastStep(workload.x.shape[-1], spec[1]))
     model = nn.Sequential(*modules)
     with torch.no_grad():
-        model(channels_first(torch.from_numpy(workload.x[:2])))
+        model(torch_inputs(workload, torch.from_numpy(workload.x[:2])))
     return model
+
+
+def torch_inputs(workload, x):
+    """x as the workload's PyTorch model takes it: channels first for images and spectra, as it is for sequences."""
+    return x if workload.sequential_input else channels_first(x)
 
 
 def channels_first(x):

@@ -1,0 +1,60 @@
+"""Inference contenders: each prepares a workload's (untrained) model and returns `(predict, evaluate)`, two
+functions that make one pass over its data: predict returns the class probabilities as a NumPy array, evaluate the
+loss and accuracy."""
+import os
+
+import torch
+import torch.nn.functional as F
+
+from benchmarks.contenders import keras_optimizer
+from benchmarks.workloads import keras_model, torch_inputs, torch_model
+
+
+def _keras_api(lib, workload):
+    model = keras_model(lib, workload)
+    model.compile(optimizer=keras_optimizer(lib, workload), loss=workload.loss, metrics=["accuracy"])
+    size = workload.batch_size
+    return (lambda: model.predict(workload.x, batch_size=size, verbose=0),
+            lambda: model.evaluate(workload.x, workload.y, batch_size=size, verbose=0))
+
+
+def deepglass_inference(workload):
+    import deepglass
+    return _keras_api(deepglass, workload)
+
+
+def keras_inference(workload):
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+    return _keras_api(keras, workload)
+
+
+def torch_inference(workload):
+    """The loop PyTorch code writes for inference: eval mode, `torch.inference_mode()`, data on the device in
+    channels-last, slices of it as batches, one host synchronisation per pass."""
+    model = torch_model(workload).eval()
+    x = torch_inputs(workload, torch.from_numpy(workload.x))
+    if x.dim() == 4:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.from_numpy(workload.y)
+    size = workload.batch_size
+
+    @torch.inference_mode()
+    def predict():
+        return torch.cat([model(x[start:start + size]).softmax(-1) for start in range(0, len(x), size)]).numpy()
+
+    @torch.inference_mode()
+    def evaluate():
+        loss, correct = torch.zeros(()), torch.zeros((), dtype=torch.int64)
+        for start in range(0, len(x), size):
+            logits, labels = model(x[start:start + size]), y[start:start + size]
+            loss += F.cross_entropy(logits, labels, reduction="sum")
+            correct += (logits.argmax(-1) == labels).sum()
+        return float(loss) / len(x), float(correct) / len(x)
+    return predict, evaluate
+
+
+CONTENDERS = {"deepglass": deepglass_inference, "torch (inference_mode)": torch_inference,
+              "keras 3": keras_inference}
+BASELINE = "torch (inference_mode)"

@@ -1,0 +1,68 @@
+"""Speed of a workload under each contender: training epochs (W1-W5, W8) or predict/evaluate passes (W6)."""
+import math
+import statistics
+
+from benchmarks import contenders, inference
+from benchmarks.report import Section
+from benchmarks.timing import measure
+from benchmarks.workloads import Unavailable
+
+
+def run_workload(workload, names, repeats):
+    """Time `workload` under the contenders in `names` that run it; a Section with one row per contender."""
+    if workload.kind == "inference":
+        runs, baseline_of, notes = _inference_runs(workload, names)
+        unit, versus = "batch", "torch loop"
+    else:
+        runs, notes = _training_runs(workload, names)
+        baseline_of = {name: contenders.BASELINE for name in runs}
+        unit, versus = "step", "tutorial loop"
+    timed = measure(runs, repeats)
+    batches = math.ceil(len(workload.x) / workload.batch_size)
+    data, rows = {}, []
+    for name, result in timed.items():
+        seconds = statistics.median(result["seconds"])
+        data[name] = {f"ms_per_{unit}": 1000 * seconds / batches, "samples_per_s": len(workload.x) / seconds,
+                      "peak_extra_rss_mb": result["peak_extra_rss_mb"], "baseline": baseline_of[name],
+                      "seconds": result["seconds"]}
+    for name, row in data.items():
+        baseline = data.get(row["baseline"])
+        row["ratio"] = row[f"ms_per_{unit}"] / baseline[f"ms_per_{unit}"] if baseline else None
+        ratio = f"{row['ratio']:.2f}x" if row["ratio"] else "-"
+        rows.append([name, f"{row[f'ms_per_{unit}']:.2f}", f"{row['samples_per_s']:.0f}", ratio,
+                     f"{row['peak_extra_rss_mb']:.0f}"])
+    columns = ["contender", f"ms/{unit}", "samples/s", f"vs {versus}", "extra peak RSS (MB)"]
+    return Section(workload.name, f"{workload.name}: {workload.description}", columns, rows,
+                   {"source": workload.source, "samples": len(workload.x), "repeats": repeats, "contenders": data},
+                   [f"data: {workload.source}, {len(workload.x)} samples"] + notes)
+
+
+def _training_runs(workload, names):
+    runs, notes = {}, []
+    for name in names:
+        if workload.contenders is not None and name not in workload.contenders:
+            continue
+        try:
+            runs[name] = contenders.CONTENDERS[name](workload)
+        except Unavailable as reason:
+            notes.append(f"{name}: skipped, {reason}")
+    return runs, notes
+
+
+def _inference_runs(workload, names):
+    """predict and evaluate of each inference contender whose training counterpart is chosen (deepglass,
+    keras 3; the torch loop whenever either torch loop is)."""
+    passes, notes = {}, []
+    for name, factory in inference.CONTENDERS.items():
+        if name not in names and not (name == inference.BASELINE and any(n.startswith("torch") for n in names)):
+            continue
+        try:
+            passes[name] = factory(workload)
+        except Unavailable as reason:
+            notes.append(f"{name}: skipped, {reason}")
+    runs, baseline_of = {}, {}
+    for index, mode in enumerate(("predict", "evaluate")):
+        for name, functions in passes.items():
+            runs[f"{name} {mode}"] = functions[index]
+            baseline_of[f"{name} {mode}"] = f"{inference.BASELINE} {mode}"
+    return runs, baseline_of, notes
