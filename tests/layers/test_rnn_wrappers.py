@@ -64,6 +64,7 @@ def test_bidirectional_with_a_backward_layer_matches_keras(forward, backward):
     mine = layer(torch.from_numpy(X), mask=torch.from_numpy(MASK))
     assert_same(mine, twin_of(layer)(X, mask=MASK))
     assert layer.backward_layer is backward and layer.forward_layer.name == f"forward_{forward.name}"
+    assert Bidirectional(LSTM(2, use_cudnn=False)).backward_layer.use_cudnn is False
 
 
 def test_bidirectional_initial_state_and_mask_output():
@@ -100,6 +101,13 @@ def test_bidirectional_weights_argument_and_stateful_reset():
     torch.testing.assert_close(stateful(torch.from_numpy(X)), first)
     with pytest.raises(AttributeError, match="stateful=True"):
         source.reset_state()
+
+
+def test_bidirectional_keras2_input_shapes():
+    model = deepglass.Sequential([Bidirectional(LSTM(10, return_sequences=True), input_shape=(5, 3)),
+                                  Bidirectional(GRU(4, input_shape=(5, 20)))])
+    assert model.layers[0].output.shape == (None, 5, 20) and model.layers[1].output.shape == (None, 8)
+    assert deepglass.Sequential([Bidirectional(SimpleRNN(2, input_shape=(5, 3)))]).layers[0].output.shape == (None, 4)
 
 
 def test_bidirectional_errors():

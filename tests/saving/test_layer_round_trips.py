@@ -109,13 +109,20 @@ CASES = {
                                                                  num_key_value_heads=2)(xs[0], xs[1])),
     "GroupQueryAttention": ([(5, 6), (7, 6)], lambda c, xs: c(head_dim=3, num_query_heads=4,
                                                                num_key_value_heads=2)(xs[0], xs[1])),
+    "SimpleRNN": ([I1], single(units=3, return_sequences=True)), "LSTM": ([I1], single(units=3)),
+    "GRU": ([I1], single(units=3, go_backwards=True)),
+    "RNN": ([I1], lambda c, xs: c([L.LSTMCell(3), L.GRUCell(2)])(xs[0])),
+    "Bidirectional": ([I1], lambda c, xs: c(L.LSTM(3, return_sequences=True))(xs[0])),
+    "TimeDistributed": ([I2], lambda c, xs: c(L.Dense(3))(xs[0])),
     "Hashing": ([V], single(num_bins=5, output_mode="count")),
     "IntegerLookup": ([V], single(vocabulary=[0, 1, -1, 2], output_mode="multi_hot")),
     "TransformerEncoder": ([(5, 6)], single(intermediate_dim=8, num_heads=2)),
     "TransformerDecoder": ([(5, 6), (7, 4)], lambda c, xs: c(intermediate_dim=8, num_heads=2)(xs[0], xs[1])),
 }
-# Covered by every case above (each model starts with one), or by the layer's own save/load tests (string inputs).
-COVERED_ELSEWHERE = {"InputLayer", "StringLookup", "TextVectorization"}
+# Covered by every case above (each model starts with one), by the RNN case (cells), or by the layer's own save/load
+# tests (string inputs).
+COVERED_ELSEWHERE = {"InputLayer", "StringLookup", "TextVectorization", "GRUCell", "LSTMCell", "SimpleRNNCell",
+                     "StackedRNNCells"}
 
 
 def test_every_registered_layer_has_a_case():

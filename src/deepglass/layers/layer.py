@@ -10,6 +10,7 @@ from deepglass import config, initializers, regularizers
 from deepglass.layers.input_spec import check_input_spec
 from deepglass.losses import MASK_ATTR
 from deepglass.layers.symbolic import KerasTensor, Node, is_symbolic
+from deepglass.mixed_precision import autocast as policy_autocast, policy as dtype_policies
 from deepglass.naming import to_snake_case, unique_name
 from deepglass.utils import tree
 
@@ -41,7 +42,9 @@ class Layer(nn.Module):
     Arguments:
         name: unique name; by default the class name in snake_case, numbered (`dense`, `dense_1`, ...).
         trainable: whether the layer's weights are updated by training.
-        dtype: the float type of weights and computation (default `deepglass.config.floatx()`).
+        dtype: the dtype policy: a name such as `"float32"` or `"mixed_float16"` (float32 weights, float16
+            computation), or a `DTypePolicy`; default the global policy (`deepglass.mixed_precision`).
+        autocast: whether a mixed policy computes this layer in its half type (False: float32, as given).
         activity_regularizer: a penalty on the layer's outputs, added to the loss.
         input_shape, input_dim, batch_input_shape, batch_size: legacy ways to declare the model's input on its
             first layer (`Dense(32, input_shape=(784,))`).
@@ -52,6 +55,8 @@ class Layer(nn.Module):
     # Whether the layer can make a mask from unmasked inputs (Embedding with mask_zero, Masking), so that no call can
     # take the fast path; None: whenever `compute_mask` is overridden. Layers that only transform masks set False.
     _creates_masks = None
+    # Whether the layer computes in float32 under a mixed policy (normalization statistics), returning half outputs.
+    _computes_in_float32 = False
 
     _takes_strings = False  # True for layers that read NumPy string arrays themselves (text layers and models)
 
@@ -70,7 +75,10 @@ class Layer(nn.Module):
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ValueError(f"Expected a non-empty layer name without '/'; got name={name!r}.")
         self.name = name or unique_name(to_snake_case(type(self).__name__))
-        self._dtype = config.standardize_dtype(dtype)
+        self._dtype_policy = dtype_policies.get(dtype)
+        self._dtype = config.standardize_dtype(self._dtype_policy.variable_dtype)  # the weights' dtype
+        self.autocast = bool(autocast)
+        policy_autocast.configure(self, explicit=dtype is not None)
         self._trainable = bool(trainable)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.built = False
@@ -106,7 +114,10 @@ class Layer(nn.Module):
         inputs = args[0] if args else next(iter(kwargs.values()))
         shapes = tree.map_structure(lambda t: tuple(t.shape) if isinstance(t, (torch.Tensor, np.ndarray)) else None,
                                     inputs)
+        built = self.built
         self._maybe_build(shapes, device=_first_device(inputs))
+        if not built:
+            policy_autocast.watch_inputs(self, inputs)
         if _checking[0] and self.input_spec is not None and torch.is_tensor(inputs):
             check_input_spec(self, self.input_spec, tuple(inputs.shape))
         if self._uses_add_loss:
@@ -128,6 +139,7 @@ class Layer(nn.Module):
         inputs = args[0] if args else next(iter(kwargs.values()))
         shapes = tree.map_structure(lambda t: t.shape if isinstance(t, KerasTensor) else None, inputs)
         self._maybe_build(shapes)
+        policy_autocast.watch_inputs(self, inputs)
         if self.input_spec is not None and isinstance(inputs, KerasTensor):
             check_input_spec(self, self.input_spec, inputs.shape)
         outputs = self.compute_output_spec(*args, **kwargs)
@@ -204,6 +216,11 @@ class Layer(nn.Module):
     def forward(self, *args, **kwargs):
         return self.call(*args, **kwargs)
 
+    def _policy_forward(self, *args, **kwargs):
+        """`forward` under the layer's dtype policy: the instance's `forward` where the policy needs one (see
+        `deepglass.mixed_precision.autocast`); layers with the default policy never see it."""
+        return policy_autocast.policy_forward(self, args, kwargs)
+
     # ------------------------------------------------------------------------------------------------------ shapes
     def compute_output_shape(self, input_shape):
         """The output shape for `input_shape`; by default found by running the layer on placeholder data."""
@@ -215,7 +232,7 @@ class Layer(nn.Module):
         if type(self).compute_output_shape is not Layer.compute_output_shape:
             inputs = args[0] if args else next(iter(kwargs.values()))
             shape = self.compute_output_shape(tree.map_structure(lambda t: t.shape, inputs))
-            return map_shapes(lambda s: KerasTensor(s, self._dtype), shape)
+            return map_shapes(lambda s: KerasTensor(s, self._compute), shape)
         return self._run_on_placeholders(args, kwargs)
 
     def _run_on_placeholders(self, args, kwargs):
@@ -400,17 +417,35 @@ class Layer(nn.Module):
             layer.trainable = value
 
     @property
+    def dtype_policy(self):
+        """The layer's `DTypePolicy`; set it to a policy or a name (weights already created keep their dtype)."""
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self._dtype_policy = dtype_policies.get(value)
+        self._dtype = config.standardize_dtype(self._dtype_policy.variable_dtype)
+        policy_autocast.configure(self, explicit=True)
+
+    @property
     def dtype(self):
-        """The layer's float type as a string, e.g. `"float32"`."""
+        """The dtype of the layer's weights as a string, e.g. `"float32"` (Keras's alias of `variable_dtype`)."""
         return str(self._dtype).replace("torch.", "")
 
     @property
     def compute_dtype(self):
-        return self.dtype
+        """The dtype the layer computes in, e.g. `"float16"` under `"mixed_float16"`."""
+        return self._dtype_policy.compute_dtype
 
     @property
     def variable_dtype(self):
-        return self.dtype
+        """The dtype of the layer's weights."""
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def input_dtype(self):
+        """The dtype float inputs are computed in (the compute dtype)."""
+        return self.compute_dtype
 
     # ------------------------------------------------------------------------------------------------------ losses
     def add_loss(self, loss):
@@ -441,7 +476,7 @@ class Layer(nn.Module):
     # ------------------------------------------------------------------------------------------------------ config
     def get_config(self):
         """JSON-safe arguments that rebuild this layer with `from_config`."""
-        result = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        result = {"name": self.name, "trainable": self.trainable, "dtype": _dtype_config(self._dtype_policy)}
         if self.activity_regularizer is not None:
             result["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._batch_input_shape is not None:
@@ -454,6 +489,12 @@ class Layer(nn.Module):
 
     def extra_repr(self):
         return f"name={self.name!r}"
+
+
+def _dtype_config(policy):
+    """A mixed policy in Keras's form (`{"module": "keras", "class_name": "DTypePolicy", ...}`), another one by its
+    dtype name, which Keras reads as the same policy."""
+    return dtype_policies.serialize(policy) if dtype_policies.is_mixed(policy) else policy.name
 
 
 def module_entries(module, trainable=None):

@@ -105,6 +105,7 @@ class _AffineNormalization(Layer):
     regularizers and constraints."""
 
     _passes_masks = True
+    _computes_in_float32 = True  # statistics in float32 under mixed policies, as Keras's (see `_as_compute`)
 
     def __init__(self, center=True, scale=True, beta_initializer="zeros", gamma_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):

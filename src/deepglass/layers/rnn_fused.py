@@ -74,6 +74,12 @@ def run_fused(kernel, sequences, states, params, has_biases, mask=None, go_backw
         result = kernel(sequences, _hidden(states), params, has_biases, 1, 0.0, train, False, True)
         finals = [final[0] for final in result[1:]]
         return finals[0], (result[0] if return_sequences else None), finals
+    return _run_masked(kernel, sequences, states, params, has_biases, mask, runs, zero_output_for_mask,
+                       return_sequences, need_states, train)
+
+
+def _run_masked(kernel, sequences, states, params, has_biases, mask, runs, zero_output_for_mask, return_sequences,
+                need_states, train):
     time = sequences.shape[1]
     steps = torch.arange(time, device=sequences.device)
     shifted = bool(runs.host_starts.any())

@@ -56,6 +56,8 @@ class Bidirectional(Layer):
             raise ValueError(f"Received an invalid value for `merge_mode`, expected one of {list(_MERGE_MODES)}. "
                              f"Received: merge_mode={merge_mode!r}")
         super().__init__(**kwargs)
+        if self._batch_input_shape is None:  # Keras 2 code may declare the input on the wrapped layer
+            self._batch_input_shape = layer._batch_input_shape
         config = layer.get_config()
         self.forward_layer = type(layer).from_config(
             {**config, "name": f"forward_{_remove_prefix(layer.name, 'forward_')}"})
@@ -63,6 +65,8 @@ class Bidirectional(Layer):
             backward_layer = type(layer).from_config(
                 {**config, "go_backwards": True, "name": f"backward_{_remove_prefix(layer.name, 'backward_')}"})
         self.backward_layer = backward_layer
+        if hasattr(layer, "use_cudnn"):  # a choice of implementation, not part of the config
+            self.forward_layer.use_cudnn = self.backward_layer.use_cudnn = layer.use_cudnn
         self._verify_layers()
         for sublayer in (self.forward_layer, self.backward_layer):
             if getattr(sublayer, "zero_output_for_mask", None) is not None:
