@@ -3,7 +3,6 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
 import deepglass as keras
 from deepglass.callbacks import Callback, ModelCheckpoint, TensorBoard
@@ -107,23 +106,6 @@ def test_epoch_checkpoint_does_not_take_the_batch_hook(tmp_path):
     pytest.importorskip("tensorboard")
     assert not overrides(TensorBoard(str(tmp_path / "logs")), "on_train_batch_end")
     assert overrides(TensorBoard(str(tmp_path / "logs"), update_freq="batch"), "on_train_batch_end")
-
-
-def test_nan_weights_are_not_written(tmp_path):
-    x, y = _data()
-    model = _model()
-
-    class Poison(Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                with torch.no_grad():
-                    self.model.layers[-1].weights[0].fill_(float("nan"))
-
-    template = str(tmp_path / "ckpt-{epoch}.safetensors")
-    with pytest.warns(UserWarning, match="Epoch 2: the model's weights contain NaN"):
-        model.fit(x, y, epochs=2, batch_size=8, verbose=0,
-                  callbacks=[Poison(), ModelCheckpoint(template, monitor="loss", save_weights_only=True)])
-    assert os.listdir(tmp_path) == ["ckpt-1.safetensors"]
 
 
 def test_filepath_endings_and_save_freq_are_checked(tmp_path):

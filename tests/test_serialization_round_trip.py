@@ -27,6 +27,7 @@ REQUIRED = {
     "CosineDecay": dict(initial_learning_rate=0.1, decay_steps=10),
     "CosineDecayRestarts": dict(initial_learning_rate=0.1, first_decay_steps=10),
     "OneCycle": dict(max_learning_rate=0.1, total_steps=100),
+    "LossScaleOptimizer": dict(inner_optimizer="sgd", initial_scale=2.0 ** 10, dynamic_growth_steps=7),
 }
 # Abstract bases: public for subclassing, not objects to save (Keras's Regularizer refuses `get_config` too).
 ABSTRACT = {"LearningRateSchedule", "Optimizer", "RandomInitializer", "Regularizer"}

@@ -4,6 +4,9 @@
 """
 from deepglass import activations, callbacks, config, constraints, datasets, initializers, layers, losses, metrics
 from deepglass import models, optimizers, preprocessing, regularizers, saving, utils
+from deepglass import distribution
+from deepglass import dtype_policies, mixed_precision
+from deepglass.dtype_policies import DTypePolicy, FloatDTypePolicy
 from deepglass.layers import Input
 from deepglass.models import Model, Sequential
 from deepglass.naming import clear_session

@@ -109,3 +109,16 @@ def set_insight(enabled):
 def insight_enabled():
     """Whether `fit(..., verbose=1)` ends with a one-line summary of what its learning curves show."""
     return _insight[0]
+
+
+def dtype_policy():
+    """The global dtype policy, `"float32"` unless set (see `deepglass.mixed_precision`)."""
+    from deepglass.mixed_precision import policy
+    return policy.dtype_policy()
+
+
+def set_dtype_policy(policy):
+    """Set the dtype policy of the layers created from now on: `"mixed_float16"`, `"mixed_bfloat16"`, `"float32"`
+    or a `DTypePolicy` (see `deepglass.mixed_precision`)."""
+    from deepglass.mixed_precision import policy as policies
+    policies.set_dtype_policy(policy)

@@ -1,12 +1,5 @@
-"""BackupAndRestore: an interrupted fit, run again, ends with the weights of a run that was never interrupted, bit
-for bit, whether it was stopped by an exception or killed with SIGKILL (also in the middle of writing a backup)."""
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
-
+"""BackupAndRestore: resuming from a DataLoader or a generator, refusing another model's backup, the arguments.
+A run killed at any batch or in the middle of a backup, and damaged backups, are in tests/hardening/test_faults.py."""
 import numpy as np
 import pytest
 import torch
@@ -49,30 +42,6 @@ def fit(model, callbacks=(), seed=11, **kwargs):
     return model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=list(callbacks), **kwargs)
 
 
-@pytest.fixture(scope="module")
-def uninterrupted():
-    model = make_model()
-    history = fit(model)
-    return model.get_weights(), history.history
-
-
-@pytest.mark.parametrize("save_freq, interrupt_after", [(4, 10), (1, 7), (3, 14), ("epoch", 9), (5, 21)])
-def test_resumed_run_equals_uninterrupted_run(save_freq, interrupt_after, uninterrupted, tmp_path):
-    expected_weights, expected_history = uninterrupted
-    with pytest.raises(KeyboardInterrupt):
-        fit(make_model(), [BackupAndRestore(tmp_path, save_freq=save_freq), Interrupt(interrupt_after)])
-    assert os.listdir(tmp_path) == ["latest.backup"]
-    resumed = make_model()
-    history = fit(resumed, [BackupAndRestore(tmp_path, save_freq=save_freq)], seed=99)  # another seed: restored
-    for mine, theirs in zip(resumed.get_weights(), expected_weights, strict=True):
-        np.testing.assert_array_equal(mine, theirs)
-    # the epochs after the backup report what the uninterrupted run reported, the resumed one included
-    done = len(expected_history["loss"]) - len(history.history["loss"])
-    for name, values in history.history.items():
-        assert values == expected_history[name][done:]
-    assert not tmp_path.exists()  # deleted once training completed
-
-
 def test_resume_with_a_shuffling_dataloader_mid_epoch(tmp_path):
     x, y = data()
     loader = lambda: torch.utils.data.DataLoader(  # noqa: E731
@@ -107,27 +76,6 @@ def test_a_generator_resumes_at_the_start_of_the_interrupted_epoch(tmp_path):
     assert len(history.history["loss"]) == 1
 
 
-def test_double_checkpoint_falls_back_on_the_previous_backup(uninterrupted, tmp_path):
-    with pytest.raises(KeyboardInterrupt):
-        fit(make_model(), [BackupAndRestore(tmp_path, 2, double_checkpoint=True), Interrupt(11)])
-    assert sorted(os.listdir(tmp_path)) == ["latest.backup", "latest.backup.bkp"]
-    (tmp_path / "latest.backup").write_bytes(b"damaged by the disk")
-    resumed = make_model()
-    fit(resumed, [BackupAndRestore(tmp_path, 2, double_checkpoint=True)])
-    for mine, theirs in zip(resumed.get_weights(), uninterrupted[0], strict=True):
-        np.testing.assert_array_equal(mine, theirs)
-
-
-def test_a_damaged_backup_is_reported_and_nothing_changes(tmp_path):
-    tmp_path.joinpath("latest.backup").write_bytes(b"PK\x03\x04 truncated")
-    model = make_model()
-    before = model.get_weights()
-    with pytest.raises(ValueError, match="could not read its backup.*latest.backup.*Delete the folder"):
-        fit(model, [BackupAndRestore(tmp_path)])
-    for mine, theirs in zip(model.get_weights(), before):
-        np.testing.assert_array_equal(mine, theirs)
-
-
 def test_a_backup_of_another_model_is_refused_before_anything_changes(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         fit(make_model(), [BackupAndRestore(tmp_path, 2), Interrupt(3)])
@@ -152,61 +100,6 @@ def test_bad_arguments():
         BackupAndRestore("x", save_freq=0)
     with pytest.raises(ValueError, match="backup_dir"):
         BackupAndRestore("")
-
-
-TRAIN_SCRIPT = textwrap.dedent("""
-    import sys, time
-    import numpy as np
-    import deepglass
-    from deepglass import layers
-
-    class Slow(deepglass.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            time.sleep(0.004)  # room for the kill to land anywhere, writing a backup included
-
-    deepglass.config.set_random_seed(3)
-    model = deepglass.Sequential([deepglass.Input((6,)), layers.Dense(32, activation="relu"), layers.Dropout(0.3),
-                                  layers.Dense(3)])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((256, 6)).astype("float32"), rng.integers(0, 3, 256)
-    callbacks = [Slow()] + ([deepglass.callbacks.BackupAndRestore(sys.argv[1], save_freq=1)] if sys.argv[1] else [])
-    deepglass.config.set_random_seed(11)
-    model.fit(x, y, epochs=4, batch_size=8, verbose=0, callbacks=callbacks)
-    np.savez(sys.argv[2], *model.get_weights())
-""")
-
-
-def run_script(script, *args, kill_after=None):
-    process = subprocess.Popen([sys.executable, str(script), *map(str, args)], stderr=subprocess.PIPE)
-    if kill_after is None:
-        _, err = process.communicate(timeout=120)
-        assert process.returncode == 0, err.decode()
-        return
-    backup = args[0] / "latest.backup"
-    deadline = time.monotonic() + 60
-    while not backup.exists() and time.monotonic() < deadline:  # training has started
-        time.sleep(0.01)
-    time.sleep(kill_after)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL, "training finished before the kill; the test proves nothing"
-
-
-def test_sigkill_at_any_moment_then_rerun_gives_identical_weights(tmp_path):
-    script = tmp_path / "train.py"
-    script.write_text(TRAIN_SCRIPT)
-    run_script(script, "", tmp_path / "expected.npz")
-    expected = np.load(tmp_path / "expected.npz")
-    backup_dir = tmp_path / "backup"
-    for kill_after in (0.05, 0.37, 0.61):  # three kills in one run, each at a different point of training
-        run_script(script, backup_dir, tmp_path / "resumed.npz", kill_after=kill_after)
-        state = torch.load(backup_dir / "latest.backup", weights_only=True)  # intact whatever the kill hit
-        assert state["step"] >= 1 or state["epoch"] >= 1
-    run_script(script, backup_dir, tmp_path / "resumed.npz")
-    resumed = np.load(tmp_path / "resumed.npz")
-    for name in expected.files:
-        np.testing.assert_array_equal(resumed[name], expected[name])
 
 
 def test_terminate_on_nan_puts_back_the_weights_of_the_last_finite_loss(capsys):

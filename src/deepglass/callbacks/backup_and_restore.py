@@ -1,9 +1,13 @@
 """BackupAndRestore: training that survives being killed, and continues bit for bit where it stopped."""
+import glob
+import hashlib
 import os
+import warnings
 
 import torch
 
 from deepglass.callbacks.callback import Callback
+from deepglass.distribution import process_group
 from deepglass.saving.atomic import atomic_path
 from deepglass.training import rng_state
 from deepglass.training.resume import ResumePoint, metric_state, restore_metric_state
@@ -29,6 +33,11 @@ class BackupAndRestore(Callback):
 
     The backup is one file, `backup_dir/latest.backup`, readable with `torch.load(weights_only=True)`: it holds
     tensors, numbers and strings only, so opening it runs no code. It is deleted when `fit` completes.
+
+    When several processes train together (`deepglass.distribution`), rank 0 writes the file, with every process's
+    random state and running metric sums gathered into it, and every process reads it when `fit` runs again
+    (`backup_dir` must be on a file system they all see). A mid-epoch backup resumes with the same number of
+    processes; an epoch-end backup with any number.
 
     Arguments:
         backup_dir: the folder for the backup; use it for one training run only.
@@ -83,8 +92,9 @@ class BackupAndRestore(Callback):
 
     def on_train_end(self, logs=None):
         self.model._track_rng = False
-        if self.delete_checkpoint:
-            for path in (self._path, self._previous_path):
+        if self.delete_checkpoint and process_group.is_chief():
+            stray = glob.glob(os.path.join(glob.escape(self.backup_dir), f".{_STATE_FILE}.*.tmp"))  # killed writes
+            for path in [self._path, self._previous_path, *stray]:
                 if os.path.exists(path):
                     os.remove(path)
             if os.path.isdir(self.backup_dir) and not os.listdir(self.backup_dir):
@@ -93,6 +103,14 @@ class BackupAndRestore(Callback):
     # ------------------------------------------------------------------------------------------- writing, reading
     def _write_backup(self, epoch, step):
         model = self.model
+        own = {"rng": rng_state.capture(model), "epoch_rng": model._epoch_rng if step else None,
+               "metrics": metric_state(model) if step else []}
+        others = None
+        if process_group.num_processes() > 1:  # each process's random state and metric sums, in rank 0's file
+            gathered = process_group.all_gather_objects(own)
+            if not process_group.is_chief():
+                return
+            others = gathered[1:]
         state = {
             "format": _FORMAT, "epoch": epoch, "step": step,
             # By position, as weights are matched in Keras's files: automatic layer names differ between models
@@ -100,10 +118,15 @@ class BackupAndRestore(Callback):
             "weights": [t.detach().cpu() for t in model.state_dict().values()],
             "weight_names": list(model.state_dict()),
             "optimizer": model.optimizer.state_dict(),
-            "metrics": metric_state(model) if step else [],
-            "rng": rng_state.capture(model),
-            "epoch_rng": model._epoch_rng if step else None,
+            **own,
         }
+        if others is not None:
+            state["other_ranks"] = others
+        if not all(torch.isfinite(t).all() for t in state["weights"] if t.is_floating_point()):
+            warnings.warn(f"BackupAndRestore kept its previous backup: the weights at epoch {epoch + 1}, batch {step} "
+                          "hold NaN or infinite values.", stacklevel=2)
+            return
+        state["checksum"] = _checksum(state)
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self._path):
             os.replace(self._path, self._previous_path)
@@ -123,6 +146,9 @@ class BackupAndRestore(Callback):
             if not isinstance(state, dict) or state.get("format") != _FORMAT:
                 errors.append(f"{path}: not a deepglass backup (expected format {_FORMAT!r})")
                 continue
+            if state.pop("checksum", None) != _checksum(state):
+                errors.append(f"{path}: damaged (its contents do not match the checksum written with them)")
+                continue
             return state
         if errors:
             raise ValueError("BackupAndRestore could not read its backup: " + "; ".join(errors) +
@@ -137,11 +163,49 @@ class BackupAndRestore(Callback):
             for (_, tensor), saved in zip(mine, state["weights"]):
                 tensor.copy_(saved)
         model.optimizer.load_state_dict(state["optimizer"])
-        point = ResumePoint(epoch=int(state["epoch"]), step=int(state["step"]), rng=state["rng"],
-                            epoch_rng=state["epoch_rng"], metric_values=state["metrics"] or None)
+        own = _own_states(state, self._path)
+        point = ResumePoint(epoch=int(state["epoch"]), step=int(state["step"]), rng=own["rng"],
+                            epoch_rng=own["epoch_rng"], metric_values=own["metrics"] or None)
         if point.step:
             restore_metric_state(model, point.metric_values)  # checks now that the metrics match, before training
         model._resume_point = point
+
+
+def _own_states(state, path):
+    """This process's random state and metric sums in a backup (rank 0's are the file's own)."""
+    rank, world = process_group.process_id(), process_group.num_processes()
+    saved = [state] + list(state.get("other_ranks", []))
+    if len(saved) == world:
+        return saved[rank]
+    if state["step"]:
+        raise ValueError(f"Rank {rank}: the backup {path} was written in the middle of an epoch by a run of "
+                         f"{len(saved)} process(es), but this run has {world}; resume it with {len(saved)} "
+                         "process(es) (a backup taken at an epoch's end, save_freq='epoch', resumes with any number).")
+    return saved[rank] if rank < len(saved) else saved[0]
+
+
+def _checksum(value):
+    """A SHA-256 of every tensor and number in a backup, so that a damaged file is noticed (torch.load does not
+    verify its archive's CRCs) and the previous backup used instead."""
+    digest = hashlib.sha256()
+
+    def visit(item):
+        if torch.is_tensor(item):
+            digest.update(f"{item.dtype}{tuple(item.shape)}".encode())
+            digest.update(item.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(item, dict):
+            for key in sorted(item, key=str):
+                digest.update(repr(key).encode())
+                visit(item[key])
+        elif isinstance(item, (list, tuple)):
+            digest.update(f"[{len(item)}".encode())
+            for element in item:
+                visit(element)
+        else:
+            digest.update(repr(item).encode())
+
+    visit(value)
+    return digest.hexdigest()
 
 
 def _check_same_weights(mine, saved, saved_names, path):

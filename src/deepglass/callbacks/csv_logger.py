@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from deepglass.callbacks.callback import Callback
+from deepglass.distribution.process_group import is_chief
 
 
 def _csv_value(value):
@@ -44,6 +45,8 @@ class CSVLogger(Callback):
         self.csv_file = None
 
     def on_train_begin(self, logs=None):
+        if not is_chief():  # several processes train one model: rank 0 alone writes the log
+            return
         if self.append and os.path.exists(self.filename):
             with open(self.filename) as f:
                 self.append_header = not f.readline()
@@ -54,6 +57,8 @@ class CSVLogger(Callback):
         self.keys = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if not is_chief():
+            return
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)

@@ -5,6 +5,7 @@ import warnings
 import torch
 
 from deepglass.callbacks.monitor_callback import MonitorCallback
+from deepglass.distribution.process_group import is_chief
 
 _MODEL_ENDINGS = (".keras", ".h5")
 _WEIGHTS_ENDINGS = (".weights.h5", ".safetensors")
@@ -15,7 +16,7 @@ class ModelCheckpoint(MonitorCallback):
 
     `filepath` may hold `str.format` fields filled from `epoch` (counted from 1), `batch` (for batch-level saves,
     counted from 1) and the logs, e.g. `"ckpt-{epoch:02d}-{val_loss:.2f}.keras"`. Each write is atomic, and a
-    checkpoint whose weights contain NaN is never written (a warning names the epoch instead).
+    checkpoint whose weights contain NaN or infinite values is never written (a warning names the epoch instead).
 
     Arguments:
         filepath: where to save; `.keras` (or Keras 2's `.h5`) for the whole model, `.weights.h5` or
@@ -76,6 +77,8 @@ class ModelCheckpoint(MonitorCallback):
             self._save_model(self._current_epoch, batch, logs)
 
     def _save_model(self, epoch, batch, logs):
+        if not is_chief():  # several processes train one model: rank 0 alone writes it
+            return
         logs = dict(logs or {})  # batch logs are read from the device here, only when a save is due
         filepath = self._get_file_path(epoch, batch, logs)
         current = logs.get(self.monitor)
@@ -83,9 +86,9 @@ class ModelCheckpoint(MonitorCallback):
             return
         if self.save_best_only and current is None:
             warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=3)
-        if self._weights_have_nan():
-            warnings.warn(f"Epoch {epoch + 1}: the model's weights contain NaN; the checkpoint {filepath} was not "
-                          "written.", stacklevel=3)
+        if not self._weights_are_finite():
+            warnings.warn(f"Epoch {epoch + 1}: the model's weights contain NaN or infinite values; the checkpoint "
+                          f"{filepath} was not written.", stacklevel=3)
             return
         if self.save_best_only and current is not None:
             self.best = current
@@ -102,10 +105,10 @@ class ModelCheckpoint(MonitorCallback):
             print(f"\nEpoch {epoch + 1}: {message}", flush=True)
         return improved
 
-    def _weights_have_nan(self):
+    def _weights_are_finite(self):
         weights = [w for w in self.model.weights if w.is_floating_point()]
-        # One host read per save: whether any weight holds a NaN.
-        return bool(weights) and bool(torch.stack([torch.isnan(w).any() for w in weights]).any())
+        # One host read per save: whether every weight is finite.
+        return not weights or bool(torch.stack([torch.isfinite(w).all() for w in weights]).all())
 
     def _write(self, epoch, filepath):
         dirname = os.path.dirname(filepath)

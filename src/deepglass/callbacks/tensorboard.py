@@ -6,6 +6,7 @@ import warnings
 import torch
 
 from deepglass.callbacks.callback import Callback
+from deepglass.distribution.process_group import is_chief
 
 
 def _summary_writer():
@@ -119,12 +120,15 @@ class TensorBoard(Callback):
     def _on_train_batch_end(self, batch, logs=None):
         self._global_train_batch += 1
         self._epoch_batches += 1
-        if self.update_freq != "epoch" and self._global_train_batch % self.update_freq == 0:
+        # Several processes train one model: rank 0 alone writes its logs.
+        if self.update_freq != "epoch" and self._global_train_batch % self.update_freq == 0 and is_chief():
             writer = self._writer("train")
             for name, value in (logs or {}).items():  # batch logs are read only here
                 writer.add_scalar(f"batch_{name}", value, self._global_train_batch)
 
     def on_epoch_end(self, epoch, logs=None):
+        if not is_chief():  # several processes train one model: rank 0 alone writes its logs
+            return
         if not self._graph_written:
             self._graph_written = True
             self._write_graph()

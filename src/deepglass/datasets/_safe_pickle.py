@@ -13,9 +13,11 @@ Strings from Python 2 pickles (`str`) come back as `bytes`, as `pickle.load(f, e
 """
 import io
 import math
+import os
 import pickle
 import re
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -24,6 +26,8 @@ class UnsafePickleError(ValueError):
     """A pickle asked for something other than plain data or NumPy arrays, or is truncated or malformed."""
 
 
+MAX_EXPANSION = 100  # bytes an .npz member may declare per byte it stores, above BOMB_FLOOR_BYTES
+BOMB_FLOOR_BYTES = 1 << 20
 _TYPESTR = re.compile(r"[biufcO][0-9]+")  # bool, int, uint, float, complex, object: numpy's own dtype pickles
 
 
@@ -191,26 +195,55 @@ def loads(data):
 def load_npz(path):
     """Read every array of an `.npz` archive; object arrays (ragged sequences) go through `loads`.
 
+    Before a member is read, its declared size must be within `MAX_EXPANSION` times the bytes it stores (above
+    `BOMB_FLOOR_BYTES`: a decompression bomb is refused), and a number array's header must declare exactly the bytes
+    that follow it (a header claiming 2**50 elements is refused before anything is allocated).
+
     Arguments:
-        path: the `.npz` file.
+        path: the `.npz` file (a path or a binary file object).
 
     Returns a dict from each member's name (without `.npy`) to its array.
     """
-    with zipfile.ZipFile(path) as archive:
-        return {member[:-4]: _read_npy(archive.read(member))
-                for member in archive.namelist() if member.endswith(".npy")}
+    label = os.fspath(path) if isinstance(path, (str, os.PathLike)) else "the .npz data"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [info for info in archive.infolist() if info.filename.endswith(".npy")]
+            for info in members:
+                _check_member_size(info, label)
+            return {info.filename[:-4]: _read_npy(archive.read(info), f"{label} ({info.filename})")
+                    for info in members}
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise UnsafePickleError(f"{label} is not a complete .npz archive ({error}); the file is truncated or "
+                                "corrupt.") from None
 
 
-def _read_npy(data):
+def _check_member_size(info, label):
+    if info.file_size > BOMB_FLOOR_BYTES and info.file_size > MAX_EXPANSION * max(info.compress_size, 1):
+        raise UnsafePickleError(f"{label}: the member {info.filename!r} declares {info.file_size} bytes but stores "
+                                f"{info.compress_size}; refusing a decompression bomb.")
+
+
+def _read_npy(data, where):
     stream = io.BytesIO(data)
-    version = np.lib.format.read_magic(stream)
-    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _, dtype = read_header(stream)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+    except ValueError as error:
+        raise UnsafePickleError(f"{where} has no valid .npy header ({error}); the file is corrupt.") from None
     if not dtype.hasobject:
+        needed, held = math.prod(shape) * dtype.itemsize, len(data) - stream.tell()
+        if needed != held:
+            raise UnsafePickleError(f"{where} declares an array of shape {shape} and type {dtype} ({needed} bytes) "
+                                    f"but holds {held} bytes; the file is truncated or crafted.")
         stream.seek(0)
         return np.lib.format.read_array(stream, allow_pickle=False)
-    array = loads(data[stream.tell():])
+    try:
+        array = loads(data[stream.tell():])
+    except UnsafePickleError as error:
+        raise UnsafePickleError(f"{where}: {error}") from None
     if not isinstance(array, np.ndarray) or array.shape != shape or not array.dtype.hasobject:
-        raise UnsafePickleError(f"An .npy member promised an object array of shape {shape} and holds something "
-                                "else; the file is corrupt.")
+        raise UnsafePickleError(f"{where} promised an object array of shape {shape} and holds something else; the "
+                                "file is corrupt.")
     return array

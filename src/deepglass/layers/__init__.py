@@ -58,6 +58,7 @@ from deepglass.layers.multi_head_attention import GroupedQueryAttention, GroupQu
 from deepglass.layers.transformer import (
     PositionalEmbedding, TokenAndPositionEmbedding, TransformerDecoder, TransformerEncoder,
 )
+from deepglass.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from deepglass.serialization import Registry
 
 _LAYER_CLASSES = [Activation, Dense, Dropout, Flatten, Identity, InputLayer, Lambda, Permute, Reshape]
@@ -85,6 +86,7 @@ _LAYER_CLASSES += [GRU, GRUCell, LSTM, LSTMCell, RNN, SimpleRNN, SimpleRNNCell, 
                    TimeDistributed]
 _LAYER_CLASSES += [AdditiveAttention, Attention, Embedding, GroupedQueryAttention, Masking, MultiHeadAttention,
                    PositionalEmbedding, TokenAndPositionEmbedding, TransformerDecoder, TransformerEncoder]
+_LAYER_CLASSES += [ConvLSTM1D, ConvLSTM2D, ConvLSTM3D]
 _registry = Registry("layer", _LAYER_CLASSES)
 _registry.classes["GroupQueryAttention"] = GroupQueryAttention  # the name Keras files record
 

@@ -51,6 +51,19 @@ class Model(Trainer, Layer):
         names = [layer.name for layer in self.layers]
         raise ValueError(f'Model "{self.name}" has no layer named {name!r}. Its layers are: {names}.')
 
+    def reset_states(self):
+        """Set the states of every stateful layer inside the model (nested ones included) back to zeros (Keras 2's
+        API for stateful recurrent models, e.g. between independent sequences).
+
+        Example:
+            >>> model.fit(x, y, batch_size=4, shuffle=False)
+            >>> model.reset_states()
+        """
+        for module in self.modules():
+            if module is not self and isinstance(module, Layer) and getattr(module, "stateful", False) \
+                    and callable(getattr(module, "reset_state", None)):
+                module.reset_state()
+
     def build(self, input_shape):
         """Create the weights of a subclassed model by calling it once on zeros of `input_shape`."""
         if type(self).call is Model.call:

@@ -18,17 +18,18 @@ from deepglass.optimizers.adaptive import Adadelta, Adafactor, Adagrad, RMSprop
 from deepglass.optimizers.ftrl import Ftrl, TorchFtrl
 from deepglass.optimizers.lamb import Lamb, TorchLamb
 from deepglass.optimizers.lion import Lion, TorchLion
+from deepglass.optimizers.loss_scale_optimizer import LossScaleOptimizer
 from deepglass.optimizers.muon import Muon, TorchMuonAdam
 from deepglass.optimizers.optimizer import Optimizer
 from deepglass.optimizers.sgd import SGD
 from deepglass.serialization import Registry
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adadelta", "Adafactor",
-           "Lion", "Lamb", "Muon", "Ftrl", "TorchLion", "TorchLamb", "TorchFtrl", "TorchMuonAdam", "schedules", "get",
-           "serialize", "deserialize"]
+           "Lion", "Lamb", "Muon", "Ftrl", "LossScaleOptimizer", "TorchLion", "TorchLamb", "TorchFtrl", "TorchMuonAdam",
+           "schedules", "get", "serialize", "deserialize"]
 
 _REGISTRY = Registry("optimizer", [SGD, Adam, AdamW, Adamax, Nadam, RMSprop, Adagrad, Adadelta, Adafactor, Lion, Lamb,
-                                   Muon, Ftrl], aliases={"adamw": AdamW, "rmsprop": RMSprop})
+                                   Muon, Ftrl, LossScaleOptimizer], aliases={"adamw": AdamW, "rmsprop": RMSprop})
 
 
 def serialize(optimizer):

@@ -11,7 +11,6 @@ import json
 import os
 
 from deepglass.saving import archive, h5_io, keras_file, legacy_h5, safetensors_io, weights_h5
-from deepglass.saving.atomic import atomic_path
 from deepglass.saving.serialization import SafeModeScope, deserialize_keras_object, serialize_keras_object
 
 _LEGACY_H5 = (".h5", ".hdf5")
@@ -87,10 +86,7 @@ def save_weights(model, filepath, overwrite=True, max_shard_size=None):
         raise ValueError(f'Model "{model.name}" is not built yet, so it has no weights to save; call it on data, '
                          "fit it, or call build(input_shape) first.")
     if path.endswith(".weights.h5"):
-        h5py = h5_io.import_h5py()
-        with atomic_path(path, overwrite) as tmp:
-            with h5py.File(tmp, "w") as h5file:
-                weights_h5.write(h5file, model)
+        h5_io.write_file(path, lambda h5file: weights_h5.write(h5file, model), overwrite)
     elif path.endswith(".safetensors"):
         safetensors_io.save(model, path, overwrite)
     elif path.endswith(_LEGACY_H5):
@@ -128,6 +124,8 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
         raise ValueError(f"Expected a `.weights.h5`, `.keras`, `.safetensors` or `.h5` file. Received: "
                          f"filepath={path}")
     with keras_file.open_h5(source, path) as h5file:
+        if path.endswith(".keras"):
+            keras_file.checked_declared_bytes(h5file, path, path)
         weights_h5.read(h5file, model, path, skip_mismatch).apply()
 
 

@@ -1,9 +1,14 @@
 """Zip archives (`.keras`) read with suspicion and written atomically.
 
-Before anything is read: the file must be a complete zip; no member may have an absolute path, a `..` part, a
-backslash or a drive letter (nothing is ever extracted, but such names only come from crafted files); no member may
-be encrypted, use an unknown compression, or declare far more bytes than it stores. Members are then read in chunks
-up to their declared size and a limit, and zip's CRC check catches data that differs from what was declared.
+Before anything is read: the file must be a complete zip and nothing else (its first member at byte 0 and its end
+record the last bytes: a zip appended to another file, a polyglot, is refused); no member may have an absolute path,
+a `..` part, a backslash or a drive letter (nothing is ever extracted, but such names only come from crafted files);
+no member may be encrypted, use an unknown compression, or declare far more bytes than it stores. Members are then
+read in chunks up to their declared size and a limit, and zip's CRC check catches data that differs from what was
+declared.
+
+The limits are module attributes, so a program that must open unusual files can raise them:
+`MAX_MEMBERS`, and `MAX_EXPANSION` (declared bytes per stored byte) above `BOMB_FLOOR_BYTES`.
 """
 import io
 import os
@@ -16,6 +21,7 @@ MAX_MEMBERS = 1000
 MAX_EXPANSION = 100  # deflate never gets near it on weights or JSON; a decompression bomb does
 BOMB_FLOOR_BYTES = 1 << 20
 _CHUNK = 1 << 20
+_LOCAL_SIGNATURE, _END_SIGNATURE, _END_RECORD_SIZE = b"PK\x03\x04", b"PK\x05\x06", 22
 
 
 def open_archive(path):
@@ -28,11 +34,25 @@ def open_archive(path):
         raise SavedFileError(label, f"it is not a complete zip archive ({error}); a .keras file is a zip archive. "
                                     "The file is truncated, corrupt, or of another format.") from None
     try:
+        _check_layout(path, archive, size, label)
         _check_members(archive, size, label)
     except BaseException:
         archive.close()
         raise
     return archive
+
+
+def _check_layout(path, archive, size, label):
+    """The zip must fill the file: its first local header at byte 0, its end record (and comment) the last bytes."""
+    end_record = _END_RECORD_SIZE + len(archive.comment)
+    with open(path, "rb") as file:
+        head = file.read(4)
+        file.seek(max(size - end_record, 0))
+        tail = file.read(4)
+    first = min((info.header_offset for info in archive.infolist()), default=0)
+    if tail != _END_SIGNATURE or (archive.infolist() and (head != _LOCAL_SIGNATURE or first != 0)):
+        raise SavedFileError(label, "it holds other data before or after its zip archive (a polyglot: a zip joined "
+                                    "to another file); a .keras file is a zip archive and nothing else.")
 
 
 def _check_members(archive, size, label):

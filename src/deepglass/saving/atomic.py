@@ -2,10 +2,12 @@
 
 The data goes to a temporary file in the same folder (so that the final rename stays on one file system), is
 flushed and fsync'd, and then `os.replace` puts it in place in one step. A process killed at any moment leaves the
-previous file untouched (and at worst a stray `.<name>.*.tmp` file beside it).
+previous file untouched (and at worst a stray `.<name>.*.tmp` file beside it). The new file gets the permissions of
+the one it replaces, or those any new file gets (0o666 less the umask), not the temporary file's owner-only ones.
 """
 import contextlib
 import os
+import stat
 import tempfile
 
 
@@ -23,7 +25,10 @@ def atomic_path(path, overwrite=True):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    os.close(handle)
+    try:
+        os.fchmod(handle, _mode_for(path))
+    finally:
+        os.close(handle)
     try:
         yield tmp
         _fsync_file(tmp)
@@ -42,6 +47,24 @@ def atomic_open(path, overwrite=True):
         with open(tmp, "wb") as file:
             yield file
             file.flush()
+
+
+def _mode_for(path):
+    """The permissions of the file at `path`, or those a new file gets: 0o666 less the process's umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask():
+    try:  # Linux shows it; setting and resetting it would change it for other threads for a moment
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return umask
 
 
 def _fsync_file(path):

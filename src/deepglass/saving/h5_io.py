@@ -1,12 +1,17 @@
-"""HDF5 access that refuses what a weights file has no business holding.
+"""HDF5 access that refuses what a weights file has no business holding, and HDF5 files written safely.
 
 Links (soft or external) and external or virtual datasets could make h5py read other files; a dataset whose
 declared size is far beyond the bytes it stores is a decompression bomb. Each is refused before any data is read.
+
+Files are built in memory and then written with Python's file API (atomically): when a write fails under it (a full
+disk), HDF5 can crash the process as it closes the file, where Python raises an OSError.
 """
+import io
 import math
 
 import numpy as np
 
+from deepglass.saving.atomic import atomic_open
 from deepglass.saving.errors import SavedFileError
 
 # A dataset may declare at most this many times the bytes it stores (above the floor): compressed weights never
@@ -23,6 +28,16 @@ def import_h5py():
         raise ImportError("Saving and loading .h5 and .keras files needs h5py: pip install h5py "
                           "(or pip install 'deepglass[h5]').") from None
     return h5py
+
+
+def write_file(path, fill, overwrite=True):
+    """Write the HDF5 file that `fill(h5file)` builds to `path`: in memory first, then atomically to disk."""
+    h5py = import_h5py()
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5file:
+        fill(h5file)
+    with atomic_open(path, overwrite) as file:
+        file.write(buffer.getbuffer())
 
 
 def group(parent, path, label):

@@ -1,8 +1,8 @@
 """Layer configs written by Keras 3, adapted to deepglass's constructors.
 
-Keras writes a layer's `dtype` as a `DTypePolicy` object and adds keys for features deepglass does not have
-(`quantization_config`, `ragged`, LoRA). A key left at its neutral value is dropped; one that asks for the feature
-raises an error naming it, rather than loading a model that computes something else.
+Keras writes a layer's `dtype` as a `DTypePolicy` object (read here as its name) and adds keys for features
+deepglass does not have (`quantization_config`, `ragged`, LoRA). A key left at its neutral value is dropped; one that
+asks for the feature raises an error naming it, rather than loading a model that computes something else.
 """
 import inspect
 
@@ -44,10 +44,8 @@ def _policies_to_names(value):
 
 
 def policy_dtype(policy):
-    """The dtype of a Keras `DTypePolicy` config: its name, or the variable dtype of a mixed policy
-    (`"mixed_float16"` keeps float32 weights)."""
-    name = (policy.get("config") or {}).get("name", "float32")
-    return "float32" if str(name).startswith("mixed_") else name
+    """The name of a Keras `DTypePolicy` config (`"float32"`, `"mixed_float16"`), which layers take as `dtype`."""
+    return (policy.get("config") or {}).get("name", "float32")
 
 
 def _layer_class(class_name):

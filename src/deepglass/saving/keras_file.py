@@ -2,10 +2,16 @@
 
 Files go both ways: deepglass writes what Keras 3 reads, and reads what Keras 3 writes, for the layers both have.
 The optimizer's state rides along in the weights file (group `optimizer_state`, which Keras ignores).
+
+`config.json` is read up to `CONFIG_LIMIT` bytes: parsing JSON can take some 25 bytes of memory per byte of text
+(`[{},{},...]`), so the limit keeps the worst case near 400 MB. The weights file's datasets may declare at most
+`archive.MAX_EXPANSION` times the archive's size in all: compressed HDF5 data inside a deflated member would
+otherwise multiply the two expansion limits.
 """
 import datetime
 import io
 import json
+import os
 
 from deepglass.saving import archive, h5_io, model_build, weights_h5
 from deepglass.saving.atomic import atomic_path
@@ -13,7 +19,7 @@ from deepglass.saving.errors import SavedFileError
 from deepglass.saving.serialization import serialize_keras_object
 
 CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE = "config.json", "metadata.json", "model.weights.h5"
-CONFIG_LIMIT = 64 << 20
+CONFIG_LIMIT = 16 << 20
 METADATA_LIMIT = 1 << 20
 # The version of Keras whose archive layout these files follow (Keras reads it as the writer's version).
 KERAS_FORMAT_VERSION = "3.15.0"
@@ -51,10 +57,20 @@ def load(path, custom_objects=None, compile=True, safe_mode=True):
             config["compile_config"] = None
         weights = archive.read_member(zf, WEIGHTS_FILE, None, label)
     with open_h5(io.BytesIO(weights), label) as h5file:
-        model = model_build.build_checked(config, custom_objects, safe_mode, h5_io.declared_bytes(h5file, label),
-                                          label)
+        declared = checked_declared_bytes(h5file, path, label)
+        model = model_build.build_checked(config, custom_objects, safe_mode, declared, label)
         weights_h5.read(h5file, model, label, include_optimizer=compile).apply()
     return model
+
+
+def checked_declared_bytes(h5file, path, label):
+    """The bytes the archive's weights declare, refused beyond `archive.MAX_EXPANSION` times the archive's size."""
+    declared, size = h5_io.declared_bytes(h5file, label), os.path.getsize(path)
+    if declared > archive.BOMB_FLOOR_BYTES and declared > archive.MAX_EXPANSION * size:
+        raise SavedFileError(label, f"its weights declare {declared} bytes, over {archive.MAX_EXPANSION} times the "
+                                    f"archive's {size} bytes; refusing a decompression bomb (compressed data inside "
+                                    "a compressed member).")
+    return declared
 
 
 def parse_json(data, label, what):

@@ -11,39 +11,35 @@ import json
 import numpy as np
 
 from deepglass.saving import h5_io, model_build, optimizer_state, weight_paths
-from deepglass.saving.atomic import atomic_path
 from deepglass.saving.errors import SavedFileError
 from deepglass.saving.keras_file import KERAS_FORMAT_VERSION, open_h5, parse_json
 from deepglass.saving.serialization import serialize_keras_object
 
-_CONFIG_LIMIT = 64 << 20
+_CONFIG_LIMIT = 16 << 20  # as keras_file.CONFIG_LIMIT: JSON's memory is some 25 times its text
 _HEADER_LIMIT = 64512  # HDF5's limit for one attribute; longer name lists are split as Keras does
 
 
 # ------------------------------------------------------------------------------------------------------- saving
 def save_model(model, path, overwrite=True, include_optimizer=True):
     """Write `model` in Keras 2's whole-model HDF5 layout."""
-    h5py = h5_io.import_h5py()
     serialized = serialize_keras_object(model)
     training = _training_config(serialized.pop("compile_config", None))
-    with atomic_path(path, overwrite) as tmp:
-        with h5py.File(tmp, "w") as h5file:
-            h5file.attrs["backend"] = "torch"
-            h5file.attrs["keras_version"] = KERAS_FORMAT_VERSION
-            h5file.attrs["model_config"] = json.dumps(_legacy_config(serialized))
-            if training is not None:
-                h5file.attrs["training_config"] = json.dumps(training)
-            write_weights(h5file.create_group("model_weights"), model)
-            if include_optimizer and getattr(model, "optimizer", None) is not None:
-                optimizer_state.write(h5file, model.optimizer)
+
+    def fill(h5file):
+        h5file.attrs["backend"] = "torch"
+        h5file.attrs["keras_version"] = KERAS_FORMAT_VERSION
+        h5file.attrs["model_config"] = json.dumps(_legacy_config(serialized))
+        if training is not None:
+            h5file.attrs["training_config"] = json.dumps(training)
+        write_weights(h5file.create_group("model_weights"), model)
+        if include_optimizer and getattr(model, "optimizer", None) is not None:
+            optimizer_state.write(h5file, model.optimizer)
+    h5_io.write_file(path, fill, overwrite)
 
 
 def save_weights(model, path, overwrite=True):
     """Write `model`'s weights in Keras 2's weights-only HDF5 layout."""
-    h5py = h5_io.import_h5py()
-    with atomic_path(path, overwrite) as tmp:
-        with h5py.File(tmp, "w") as h5file:
-            write_weights(h5file, model)
+    h5_io.write_file(path, lambda h5file: write_weights(h5file, model), overwrite)
 
 
 def write_weights(group, model):

@@ -164,7 +164,7 @@ def is_text(array):
 
 
 class TextArray:
-    """Strings for text layers (TextVectorization, StringLookup, Hashing): torch has no string tensors, so they
+    """Strings for the text layers (TextVectorization, StringLookup, Hashing): torch has no string tensors, so they
     stay a NumPy array in host memory and each batch is a NumPy array of its rows."""
 
     def __init__(self, array):

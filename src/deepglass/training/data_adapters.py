@@ -75,14 +75,19 @@ class _PyDatasetSource:
         return len(self.dataset)
 
     def __iter__(self):
-        order = list(range(len(self.dataset)))
-        if self.shuffle:
-            random.shuffle(order)
+        order = self._order()
         if self.dataset.workers == 1:
             yield from (self.dataset[i] for i in order)
         else:
             yield from self._prefetched(order)
         self.dataset.on_epoch_end()
+
+    def _order(self):
+        """The indices of this epoch's batches, shuffled when asked."""
+        order = list(range(len(self.dataset)))
+        if self.shuffle:
+            random.shuffle(order)
+        return order
 
     def _prefetched(self, order):
         with concurrent.futures.ThreadPoolExecutor(self.dataset.workers) as pool:
@@ -108,7 +113,8 @@ class BatchStream:
         self.kind = kind
         self.device = device
         self.class_weight = class_weight
-        self.one_shot = iter(source) is source
+        # A DataLoader is never its own iterator; asking it would start its workers and draw its order.
+        self.one_shot = not isinstance(source, DataLoader) and iter(source) is source
         self.replayable = not self.one_shot  # each pass can be drawn again from the same random state
         try:
             self.steps = len(source)
@@ -141,7 +147,11 @@ class BatchStream:
         except StopIteration:
             return None
         except Exception as error:
-            raise RuntimeError(f"The {self.kind} failed while producing batch {index}: {error}") from error
+            detail = f"{type(error).__name__}: {error}".rstrip(": ")
+            if isinstance(error, (EOFError, ConnectionError)) and getattr(self.source, "num_workers", 0):
+                # A worker that dies while it hands over a batch leaves only a closed connection behind.
+                detail += " (a DataLoader worker process ended while sending a batch: it was killed or crashed)"
+            raise RuntimeError(f"The {self.kind} failed while producing batch {index}: {detail}") from error
 
     def batches(self, steps=None):
         """One epoch's batches: the whole pass, or `steps` batches continuing where the last epoch stopped."""

@@ -6,9 +6,12 @@ import torch
 
 
 class LossWatch:
-    """Keeps the current epoch's step losses on the device; when the logs are read anyway (by the progress bar, a
-    callback, or at the epoch's end) and the loss is not finite, it names the first batch whose loss was not, and
-    stops training there (one report per `fit`)."""
+    """Keeps the current epoch's step losses; when one is not finite, it names the first batch whose loss was not,
+    and stops training there (one report per `fit`).
+
+    On the CPU each step's loss is checked at once (reading a CPU tensor costs no wait). On an accelerator that would
+    wait for the device every step, so the losses stay there and are checked when the logs are read anyway: by the
+    progress bar, a callback, or at the end of the epoch."""
 
     def __init__(self, model):
         self.model = model
@@ -16,6 +19,11 @@ class LossWatch:
         self.first_step = 0
         self.losses = []
         self.reported = False
+
+    def record(self, loss):
+        self.losses.append(loss)
+        if loss.device.type == "cpu" and not self.reported and not torch.isfinite(loss):
+            self.check({"loss": float(loss)})
 
     def start_epoch(self, epoch, first_step=0):
         self.epoch, self.first_step, self.losses = epoch, first_step, []

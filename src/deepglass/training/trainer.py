@@ -16,6 +16,7 @@ from deepglass import optimizers as optimizers_module
 from deepglass.callbacks import CallbackList, TerminateOnNaN
 from deepglass.distribution import distribution_lib, training_run
 from deepglass.layers.layer import Layer, checked_calls
+from deepglass.mixed_precision import autocast as mixed_autocast
 from deepglass.training import default_callbacks, rng_state
 from deepglass.training.array_data import split_validation
 from deepglass.training.data_adapters import adapt, is_array_data
@@ -57,6 +58,7 @@ class Trainer:
         self._track_rng = False  # whether fit keeps the random state of each epoch's start (`_epoch_rng`)
         self._epoch_rng = None
         self._distributed = None  # the ParallelRun of the current fit/evaluate/predict on several processes
+        self._half_outputs = False  # mixed precision: whether the outputs are float16/bfloat16 (set by _prepare)
 
     # ----------------------------------------------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -70,12 +72,18 @@ class Trainer:
             loss_weights: weights of the per-output losses in the total.
             metrics: names or Metric objects (a list, or per output a list of lists / a dict).
             weighted_metrics: metrics that take `sample_weight` and `class_weight` into account.
-            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for Keras compatibility;
-                deepglass always runs eagerly, one step at a time, which is its fast path on PyTorch.
+            auto_scale_loss: wrap the optimizer in a `LossScaleOptimizer` when the model's dtype policy is
+                `"mixed_float16"`, as Keras does.
+            run_eagerly, steps_per_execution, jit_compile: accepted for Keras compatibility; deepglass always runs
+                eagerly, one step at a time, which is its fast path on PyTorch.
         """
         if jit_compile is True:
             warnings.warn("jit_compile=True is ignored: deepglass runs PyTorch eagerly.", stacklevel=2)
         self.optimizer = optimizers_module.get(optimizer)
+        # --- mixed precision: float16 gradients underflow without loss scaling (Keras wraps the optimizer here too)
+        if auto_scale_loss and self.dtype_policy.name == "mixed_float16" and self.optimizer is not None and \
+                not isinstance(self.optimizer, optimizers_module.LossScaleOptimizer):
+            self.optimizer = optimizers_module.LossScaleOptimizer(self.optimizer, name="loss_scale_optimizer")
         self.loss = loss
         output_names = self._output_names()
         self._compiled_loss = CompiledLoss(loss, loss_weights, output_names)
@@ -157,6 +165,8 @@ class Trainer:
         callback_list = CallbackList([callbacks, default_callbacks.create(verbose=verbose)], add_history=True,
                                      add_progbar=verbose != 0, model=self, verbose=verbose, epochs=epochs,
                                      steps=steps)
+        if self._distributed is not None:  # last, after every callback that may stop training
+            callback_list.append(self._distributed.stop_agreement())
         self._batch_hooks = callback_list.needs_batch_hooks("train")
         self._loss_watch = None if any(isinstance(c, TerminateOnNaN) for c in callback_list.callbacks) \
             else LossWatch(self)
@@ -218,7 +228,7 @@ class Trainer:
             except RuntimeError as error:
                 raise train.explain(error, step, xb) from error
             if watch is not None:
-                watch.losses.append(self._step_loss)
+                watch.record(self._step_loss)
             if batch_hooks:
                 callback_list.on_train_batch_end(step, LazyLogs(self._metric_results, watch))
             if self.stop_training:
@@ -228,12 +238,14 @@ class Trainer:
     def _train_step(self, x, y, sample_weight, call_kwargs):
         # Several processes train with ParallelRun.train_step (deepglass.distribution), the same step on a share.
         y = self._targets(y)
-        y_pred = self(x, **call_kwargs)
+        y_pred = self(x, **call_kwargs)  # a model with a mixed policy runs its forward under torch.autocast
+        if self._half_outputs:  # mixed precision: the loss and the metrics work in float32
+            y_pred = mixed_autocast.float32_outputs(y_pred)
         loss, parts = self._compiled_loss(y, y_pred, sample_weight)
         loss = self._add_penalties(loss)
         self._step_loss = loss.detach()  # for callbacks that record per-step losses, without a host sync
         self.optimizer.zero_grad()
-        loss.backward()
+        self.optimizer.scale_loss(loss).backward()  # the loss itself unless loss scaling is on (float16)
         self.optimizer.step()
         if self._constrained:
             self.apply_constraints()
@@ -281,6 +293,7 @@ class Trainer:
         """Check shapes and labels on the first batch, build what is lazy, and gather what each step needs."""
         x_small, y_small, _ = data.first_batch()
         y_pred = self._checked_forward(x_small)
+        self._half_outputs = mixed_autocast.has_half(y_pred)
         nans = data.count_nans()
         if nans:
             warnings.warn(f"The input data holds {nans} NaN values; the loss will be NaN wherever they reach it. "
@@ -363,6 +376,8 @@ class Trainer:
             with torch.inference_mode():
                 yb = self._targets(yb)
                 y_pred = self(xb, **call_kwargs)
+                if self._half_outputs:  # mixed precision: the loss and the metrics work in float32
+                    y_pred = mixed_autocast.float32_outputs(y_pred)
                 loss, parts = self._compiled_loss(yb, y_pred, swb)
                 loss = self._add_penalties(loss)
             self._update_metrics(loss, parts, yb, y_pred, swb)
@@ -397,7 +412,7 @@ class Trainer:
         chunks_flat = [tree.flatten(c) for c in chunks]
         if self._distributed is not None:  # every process's outputs, in the data's order
             chunks_flat = [self._distributed.gather_predictions(data, chunks_flat)]
-        flat = [torch.cat(parts).cpu().numpy() for parts in zip(*chunks_flat)]
+        flat = [_numpy(torch.cat(parts)) for parts in zip(*chunks_flat)]
         return tree.pack_like(chunks[0], flat)
 
     def predict_classes(self, x, batch_size=32, verbose=0):
@@ -494,6 +509,11 @@ def _first_samples(x, model, count=2):
     if any(getattr(m, "stateful", False) for m in model.modules()):
         return x
     return tree.map_structure(lambda a: a[:count], x)
+
+
+def _numpy(tensor):
+    """A tensor as a NumPy array; bfloat16 (mixed precision), which NumPy lacks, as float32."""
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).cpu().numpy()
 
 
 def _resolve_verbose(verbose):
