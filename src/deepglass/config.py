@@ -1,6 +1,7 @@
 """Global settings: float type, epsilon, image data format, the device models train on, random seeds."""
 import os
 import random
+import threading
 
 import numpy as np
 import torch
@@ -82,7 +83,8 @@ def set_random_seed(seed):
     torch.manual_seed(seed)
 
 
-_safe_mode = [True]
+_safe_mode = [True]  # the process-wide setting
+_thread_safe_mode = threading.local()  # a `SafeModeScope`'s setting, for the thread that entered it only
 
 
 def enable_unsafe_deserialization():
@@ -91,8 +93,18 @@ def enable_unsafe_deserialization():
 
 
 def in_safe_mode():
-    """True unless `enable_unsafe_deserialization()` was called: loading then refuses to run code from a file."""
-    return _safe_mode[0]
+    """True unless `enable_unsafe_deserialization()` was called (or a load with `safe_mode=False` is running in this
+    thread): loading then refuses to run code from a file."""
+    scoped = getattr(_thread_safe_mode, "value", None)
+    return _safe_mode[0] if scoped is None else scoped
+
+
+def _scoped_safe_mode(value):
+    """Set this thread's safe mode (None: follow the process-wide setting); returns the previous scoped value. Per
+    thread, so a trusted load with safe_mode=False in one thread opens nothing to a load in another."""
+    previous = getattr(_thread_safe_mode, "value", None)
+    _thread_safe_mode.value = value
+    return previous
 
 
 _insight = [True]

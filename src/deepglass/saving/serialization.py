@@ -29,12 +29,11 @@ class SafeModeScope:
         self.safe_mode = bool(safe_mode)
 
     def __enter__(self):
-        self._previous = global_config._safe_mode[0]
-        global_config._safe_mode[0] = self.safe_mode
+        self._previous = global_config._scoped_safe_mode(self.safe_mode)
         return self
 
     def __exit__(self, *exc):
-        global_config._safe_mode[0] = self._previous
+        global_config._scoped_safe_mode(self._previous)
 
 
 # ----------------------------------------------------------------------------------------------------- serialize
