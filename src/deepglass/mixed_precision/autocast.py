@@ -58,13 +58,13 @@ def policy_forward(layer, args, kwargs):
     forward = type(layer).forward
     device_type = _device_type(layer, args, kwargs)
     enabled = torch.is_autocast_enabled(device_type)
-    keeps_float32 = layer._computes_in_float32 or not layer.autocast
-    if layer._compute != layer._dtype and not keeps_float32:
+    mixed = layer._compute != layer._dtype
+    if mixed and layer.autocast and not layer._computes_in_float32:
         if enabled and torch.get_autocast_dtype(device_type) == layer._compute:
             return forward(layer, *args, **kwargs)
         with torch.autocast(device_type, dtype=layer._compute):
             return forward(layer, *args, **kwargs)
-    if not keeps_float32:
+    if not mixed and layer.autocast:
         cast = lambda t: _cast(t, layer._compute) if _is_float(t) and t.dtype != layer._compute else t  # noqa: E731
         args, kwargs = tree.map_structure(cast, args), tree.map_structure(cast, kwargs)
     if not enabled:
@@ -74,6 +74,8 @@ def policy_forward(layer, args, kwargs):
 
 
 def _device_type(layer, args, kwargs):
+    if args and isinstance(args[0], torch.Tensor):  # the common case, without walking the arguments
+        return args[0].device.type
     for value in tree.flatten((args, kwargs)):
         if isinstance(value, torch.Tensor):
             return value.device.type

@@ -213,8 +213,8 @@ class LossScaleOptimizer(Optimizer):
         return own + self.inner_optimizer.variables
 
     def state_dict(self):
-        """The inner optimizer's state with the current scale and step counter."""
-        return {"inner": self.inner_optimizer.state_dict(),
+        """The inner optimizer's state, with the current scale and step counter added."""
+        return {**self.inner_optimizer.state_dict(),
                 "dynamic_scale": self.initial_scale if self.dynamic_scale is None else self.dynamic_scale.clone(),
                 "step_counter": 0 if self.step_counter is None else self.step_counter.clone()}
 
@@ -224,9 +224,10 @@ class LossScaleOptimizer(Optimizer):
         if not self.built:
             self._pending_state = state
             return
-        self.inner_optimizer.load_state_dict(state["inner"])
-        self.dynamic_scale.copy_(torch.as_tensor(state["dynamic_scale"]))
-        self.step_counter.copy_(torch.as_tensor(state["step_counter"]))
+        state = dict(state)
+        self.dynamic_scale.copy_(torch.as_tensor(state.pop("dynamic_scale", self.initial_scale)))
+        self.step_counter.copy_(torch.as_tensor(state.pop("step_counter", 0)))
+        self.inner_optimizer.load_state_dict(state)
 
     def get_config(self):
         from deepglass.saving.serialization import serialize_keras_object

@@ -317,8 +317,17 @@ class Trainer:
 
     def _checked_forward(self, x_small):
         self.train(False)
+        # A stateful layer's states must not advance for this check: they are put back afterwards.
+        stateful = [(m, m.states) for m in self.modules()
+                    if getattr(m, "stateful", False) and hasattr(m, "_set_states")]
         with torch.no_grad(), checked_calls():
-            return self(x_small, **self._mode_kwargs(False))
+            outputs = self(x_small, **self._mode_kwargs(False))
+        for layer, states in stateful:
+            if states is None:
+                layer.reset_state()
+            else:
+                layer._set_states(states)
+        return outputs
 
     def _collect_step_extras(self):
         layers = [m for m in self.modules() if isinstance(m, Layer)]
