@@ -23,7 +23,18 @@ def _environment(**variables):
 def launch(scenario, out_dir, world=2, overrides=None, timeout=300):
     """Run `worker.py scenario out_dir` as ranks 0..world-1 of one run; returns [(exit code, stderr)] per rank.
 
-    `overrides`: {rank: {variable: value}} to give one rank a different environment."""
+    `overrides`: {rank: {variable: value}} to give one rank a different environment. A run in which a process
+    aborted in C++ with no Python error (see `torchrun`) is launched once more."""
+    outcomes = _launch_once(scenario, out_dir, world, overrides, timeout)
+    if any(_CXX_ABORT in error for _, error in outcomes):
+        outcomes = _launch_once(scenario, out_dir, world, overrides, timeout)
+    return outcomes
+
+
+_CXX_ABORT = "terminate called without an active exception"
+
+
+def _launch_once(scenario, out_dir, world, overrides, timeout):
     port = str(free_port())
     processes = []
     for rank in range(world):
@@ -52,6 +63,6 @@ def torchrun(arguments, timeout=300):
     for attempt in range(2):
         completed = subprocess.run(command, cwd=ROOT, env=_environment(), capture_output=True, text=True,
                                    timeout=timeout)
-        if completed.returncode == 0 or "terminate called without an active exception" not in completed.stderr:
+        if completed.returncode == 0 or _CXX_ABORT not in completed.stderr:
             break
     return completed

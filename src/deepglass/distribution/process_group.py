@@ -103,14 +103,25 @@ def _meeting_point(environment):
     return store
 
 
+_EXIT_TIMEOUT = datetime.timedelta(seconds=60)
+
+
 def _mismatch(rank, size, chief):
     return (f"Rank {rank} was launched with WORLD_SIZE={size}, but rank 0 with WORLD_SIZE={chief}; start every "
             "process of the run with the same WORLD_SIZE (torchrun does this for you).")
 
 
 def _disconnect():
+    """Leave the process group at exit. The processes first wait for each other (up to a minute, so a crashed one
+    cannot hang the rest): rank 0 hosts the store, and tearing it down while another process still talks to it
+    aborts that process in C++ ("terminate called without an active exception")."""
     if connected():
+        try:
+            dist.monitored_barrier(group=_state["cpu_group"], timeout=_EXIT_TIMEOUT)
+        except RuntimeError:
+            pass  # another process is gone already: nothing to wait for
         dist.destroy_process_group()
+    _state["store"] = None
 
 
 def _group(tensor):
