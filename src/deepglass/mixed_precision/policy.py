@@ -89,11 +89,13 @@ def _parse(name):
     if name in _MIXED:
         return _MIXED[name]
     try:
-        dtype = config.standardize_dtype(name)
+        dtype = str(config.standardize_dtype(name)).replace("torch.", "")
     except (TypeError, ValueError):
-        naming.lookup("dtype policy", name, {known: known for known in _KNOWN})
-        raise  # pragma: no cover - lookup raises for every name it does not know
-    return str(dtype).replace("torch.", ""), str(dtype).replace("torch.", "")
+        dtype = None
+    if dtype is None:  # not a dtype either: the error lists the usual policies and the closest one
+        naming.lookup("dtype policy (mixed_float16, mixed_bfloat16 or a dtype name)", name,
+                      {known: known for known in _KNOWN})
+    return dtype, dtype
 
 
 def is_mixed(policy):
@@ -196,12 +198,13 @@ def warn_if_slow_on_cpu(policy):
 
 _SLOW_CPU = {
     "bfloat16": "The dtype policy computes in bfloat16, but this CPU has no bfloat16 instructions (avx512_bf16 or "
-                "amx_bf16), so PyTorch emulates them: training a small convolutional network took 3.5x as long as in "
-                "float32 on such a CPU. Use set_global_policy('float32') here, and mixed_bfloat16 on a GPU or a CPU "
-                "with native bfloat16.",
+                "amx_bf16), so PyTorch emulates them: training a small convolutional network with fit took 1.7x to "
+                "1.9x as long as in float32 on such a CPU (AVX-512 or AVX2 only). Use set_global_policy('float32') "
+                "here, and mixed_bfloat16 on a GPU or a CPU with bfloat16 instructions.",
     "float16": "The dtype policy computes in float16, but this CPU has no float16 instructions (avx512_fp16 or "
-               "amx_fp16), so PyTorch emulates them: training a small convolutional network took 2.3x as long as in "
-               "float32 on such a CPU. Use set_global_policy('float32') here, and mixed_float16 on a GPU.",
+               "amx_fp16), so PyTorch emulates them: training a small convolutional network with fit took 2x to 5x "
+               "as long as in float32 on such a CPU. Use set_global_policy('float32') here, and mixed_float16 on a "
+               "GPU.",
 }
 _NATIVE_FLAGS = {"bfloat16": {"avx512_bf16", "amx_bf16", "bf16"}, "float16": {"avx512_fp16", "amx_fp16", "fphp"}}
 
