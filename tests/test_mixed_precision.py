@@ -164,6 +164,7 @@ def test_layer_config_holds_the_policy_as_keras_writes_it():
     assert layers.Dense(3).get_config()["dtype"] == "float32"
 
 
+@pytest.mark.filterwarnings("ignore:Skipping variable loading")  # Keras reloading its own unbuilt optimizer
 def test_keras_written_mixed_model_loads(tmp_path):
     keras.mixed_precision.set_global_policy("mixed_float16")
     theirs = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3),
@@ -242,15 +243,16 @@ def test_scale_loss_and_fit_with_mixed_float16():
     reference.set_weights(model.get_weights())
     reference.compile(optimizers.SGD(0.05), "sparse_categorical_crossentropy")
     x, y = data()
+    initial = model.get_weights()
     model.train_on_batch(x, y)
     reference.train_on_batch(x, y)
     assert float(model.optimizer.dynamic_scale) == 2.0 ** 15
     assert model.optimizer.scale_loss(torch.tensor(2.0)) == 2.0 ** 16
     # The same step as in float32 (a loss scale not undone would shrink it 32768 times), to float16's precision.
-    for ours, theirs, start in zip(model.get_weights(), reference.get_weights(), model.get_weights()):
-        np.testing.assert_allclose(ours, theirs, atol=2e-3)
-    first = reference.get_weights()[0]
-    assert np.abs(first - model.get_weights()[0]).max() < 0.1 * np.abs(first).max()
+    for ours, theirs, start in zip(model.get_weights(), reference.get_weights(), initial):
+        moved = theirs - start
+        np.testing.assert_allclose(ours - start, moved, rtol=0, atol=0.03 * np.abs(moved).max() + 1e-7)
+    assert np.abs(reference.get_weights()[0] - initial[0]).max() > 1e-3
     history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
 

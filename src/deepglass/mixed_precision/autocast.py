@@ -33,11 +33,11 @@ def configure(layer, explicit):
 
 
 def watch_inputs(layer, inputs):
-    """Called when `layer` is built: float inputs of another type than it computes in (a float32 layer after a
-    mixed one) are cast from then on, as Keras casts them."""
+    """Called when `layer` is built: half-precision inputs to a layer that computes in another type (a float32 layer
+    after a mixed one) are cast from then on, as Keras casts them."""
     if "forward" in layer.__dict__ or not layer._compute.is_floating_point:
         return
-    if any(_is_float(t) and t.dtype != layer._compute for t in tree.flatten(inputs)):
+    if any(getattr(t, "dtype", None) in _HALF and t.dtype != layer._compute for t in tree.flatten(inputs)):
         _set(layer, True)
 
 

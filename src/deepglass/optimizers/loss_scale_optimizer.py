@@ -184,12 +184,12 @@ class LossScaleOptimizer(Optimizer):
 
     def _skips_natively(self):
         """Whether torch's fused kernel can skip the whole update: nothing else changes state around it (Keras's
-        weight decay and moving averages are applied outside torch's kernel) and every weight has its state."""
+        weight decay and moving averages are applied outside torch's kernel)."""
         inner, optimizer = self.inner_optimizer, self.inner_optimizer.torch_optimizer
         return (inner.kernel == "fused" and getattr(optimizer, "_step_supports_amp_scaling", False)
                 and type(optimizer).__module__.startswith("torch.optim") and not inner.use_ema
                 and not (inner.weight_decay and not inner._torch_weight_decay)
-                and all(optimizer.state.get(p) for p in inner._params if p.grad is not None))
+                and not _new_momentum(optimizer, inner._params))
 
     def _take_snapshot(self):
         """Copy what an update may change (weights, optimizer state on the weights' device, moving averages) into
@@ -255,6 +255,13 @@ def _inner(optimizer):
         return optimizers.get(optimizer)
     raise ValueError("LossScaleOptimizer expects an optimizer as `inner_optimizer`, e.g. "
                      f"LossScaleOptimizer(deepglass.optimizers.Adam()). Received: inner_optimizer={optimizer!r}")
+
+
+def _new_momentum(optimizer, params):
+    """Whether torch's fused SGD is about to create momentum buffers: it makes them empty and fills them in its
+    kernel, so a skipped first update would leave them holding garbage."""
+    return isinstance(optimizer, torch.optim.SGD) and any(group["momentum"] for group in optimizer.param_groups) and \
+        any(optimizer.state.get(p, {}).get("momentum_buffer") is None for p in params if p.grad is not None)
 
 
 def _same_device(value, reference):
