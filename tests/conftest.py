@@ -1,7 +1,10 @@
-"""Test settings: Keras (the oracle) runs on its torch backend; every test starts with fresh layer names."""
+"""Test settings: Keras (the oracle) runs on its torch backend, on the CPU; every test starts with fresh layer
+names."""
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
+# The oracle computes on the CPU in full float32, also where a GPU would let it round matrix products (TF32).
+os.environ.setdefault("KERAS_TORCH_DEVICE", "cpu")
 
 import pytest  # noqa: E402
 

@@ -46,7 +46,7 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape=No
     assert clone.get_config() == config
     clone(torch.from_numpy(x))
     clone.set_weights(layer.get_weights())
-    np.testing.assert_allclose(clone(torch.from_numpy(x)).detach().numpy(), y.detach().numpy(), atol=atol)
+    np.testing.assert_allclose(clone(torch.from_numpy(x)).detach().cpu().numpy(), y.detach().cpu().numpy(), atol=atol)
     for mine, theirs in zip(layer.get_weights(), clone.get_weights()):
         np.testing.assert_array_equal(mine, theirs)
 
@@ -59,7 +59,7 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape=No
 
     keras = keras_or_none()
     if compare_keras and keras is not None and hasattr(keras.layers, layer_cls.__name__):
-        compare_with_keras(keras, layer, init_kwargs, x, y.detach().numpy(), atol)
+        compare_with_keras(keras, layer, init_kwargs, x, y.detach().cpu().numpy(), atol)
     return layer
 
 

@@ -83,7 +83,7 @@ def test_every_keras_activation_name_resolves():
 def test_step_values_and_zero_gradient():
     x = torch.tensor([-2.0, -0.0, 0.0, 1e-6, 3.0, float("inf"), -float("inf")], requires_grad=True)
     y = activations.step(x)
-    np.testing.assert_array_equal(y.detach().numpy(), (x.detach().numpy() > 0).astype("float32"))
+    np.testing.assert_array_equal(y.detach().cpu().numpy(), (x.detach().cpu().numpy() > 0).astype("float32"))
     (y * torch.arange(7.0)).sum().backward()
     assert torch.equal(x.grad, torch.zeros(7))
 

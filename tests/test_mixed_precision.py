@@ -123,7 +123,7 @@ def test_loss_of_half_outputs_uses_float32_logits():
     assert model.predict(x, verbose=0).dtype == np.float32  # bfloat16 outputs come back as float32 arrays
     model.train(False)
     with torch.no_grad():
-        logits = model.layers[2](model.layers[1](model.layers[0](torch.tensor(x)))).float().numpy()
+        logits = model.layers[2](model.layers[1](model.layers[0](torch.tensor(x)))).float().cpu().numpy()
     log_probabilities = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     assert loss == pytest.approx(-log_probabilities[np.arange(len(y)), y].mean(), rel=1e-5)
 
@@ -181,7 +181,7 @@ def test_keras_written_mixed_model_loads(tmp_path):
     x = data()[0]
     out = ours(x)
     assert out.dtype == torch.float32
-    np.testing.assert_allclose(out.detach().numpy(), theirs(x).detach().cpu().numpy(), atol=2e-3)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), theirs(x).detach().cpu().numpy(), atol=2e-3)
 
 
 def test_mixed_model_saves_and_loads(tmp_path):
@@ -230,7 +230,7 @@ def test_loss_scaling_matches_keras(make, first_finite):
         assert float(ours.dynamic_scale) == float(theirs.dynamic_scale)
         assert int(ours.step_counter) == int(theirs.step_counter)
         # torch's Adam and Keras's round differently in float32 (7e-7 a step here, without any skipping)
-        np.testing.assert_allclose(weight.detach().numpy(), np.asarray(variable.numpy()), rtol=0, atol=1e-5)
+        np.testing.assert_allclose(weight.detach().cpu().numpy(), np.asarray(variable.numpy()), rtol=0, atol=1e-5)
     assert ours.get_config().keys() == theirs.get_config().keys()
 
 
@@ -269,17 +269,17 @@ def test_gradient_accumulation_with_loss_scaling():
             weight.grad = torch.tensor(gradient) * scale
             lso.step()
         expected = expected - 0.5 * (np.array(a) + np.array(b)) / 2
-        np.testing.assert_allclose(weight.detach().numpy(), expected, rtol=1e-6)
+        np.testing.assert_allclose(weight.detach().cpu().numpy(), expected, rtol=1e-6)
     # A window with an infinite gradient is dropped whole: no update, the scale halves, the next window is clean.
     for gradient in ([INF, 0.0], [1.0, 1.0]):
         weight.grad = torch.tensor(gradient) * scale
         lso.step()
-    np.testing.assert_allclose(weight.detach().numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(weight.detach().cpu().numpy(), expected, rtol=1e-6)
     assert float(lso.dynamic_scale) == scale / 2 and lso.iterations == 3
     for gradient in ([2.0, 0.0], [0.0, 2.0]):
         weight.grad = torch.tensor(gradient) * scale / 2
         lso.step()
-    np.testing.assert_allclose(weight.detach().numpy(), expected - 0.5 * np.array([1.0, 1.0]), rtol=1e-6)
+    np.testing.assert_allclose(weight.detach().cpu().numpy(), expected - 0.5 * np.array([1.0, 1.0]), rtol=1e-6)
 
 
 def test_loss_scale_optimizer_arguments_and_state():
@@ -303,6 +303,7 @@ def test_loss_scale_optimizer_arguments_and_state():
 
 # ------------------------------------------------------------------------------------------- bfloat16 on a CPU
 def test_mixed_bfloat16_fit_on_cpu_and_warning(monkeypatch):
+    monkeypatch.setitem(deepglass.config._settings, "device", torch.device("cpu"))  # also beside a GPU
     monkeypatch.setattr(policy_module, "_warned_cpu", set())
     monkeypatch.setattr(policy_module, "_cpu_flags", lambda: {"fpu", "avx2", "avx512f"})
     with pytest.warns(UserWarning, match="no bfloat16 instructions") as record:

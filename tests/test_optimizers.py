@@ -50,7 +50,7 @@ def assert_same_weights(params, variables, case, tolerances=None):
     relative tolerance per weight where a documented difference (bfloat16 arithmetic) allows less."""
     worst = 0.0
     for i, (p, v, w0) in enumerate(zip(params, variables, INITIAL)):
-        ours, theirs = p.detach().numpy().astype("float64"), np.asarray(v.numpy(), dtype="float64")
+        ours, theirs = p.detach().cpu().numpy().astype("float64"), np.asarray(v.numpy(), dtype="float64")
         worst = max(worst, np.abs(ours - theirs).max() / np.abs(theirs).max())
         rounding = 2 * STEPS * np.finfo(np.float32).eps * np.abs(theirs).max()
         tolerance = (tolerances or {}).get(i, 1e-4)
@@ -165,8 +165,8 @@ def test_muon_sends_excluded_and_embedding_weights_to_adam():
     for step_grads in grads:
         theirs.apply_gradients([(torch.tensor(g), v) for g, v in zip(step_grads, variables)])
     for i in (0, 2):  # Adam's weights: exact
-        np.testing.assert_allclose(params[i].detach().numpy(), variables[i].numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(params[1].detach().numpy(), variables[1].numpy(), rtol=0,
+        np.testing.assert_allclose(params[i].detach().cpu().numpy(), variables[i].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(params[1].detach().cpu().numpy(), variables[1].numpy(), rtol=0,
                                atol=3e-2 * np.abs(variables[1].numpy() - initial[1]).max())
 
 
@@ -186,7 +186,7 @@ def test_adafactor_factors_weights_of_three_axes_like_keras():
     for (g,) in grads:
         theirs.apply_gradients([(torch.tensor(g), variables[0])])
     moved = np.abs(variables[0].numpy() - initial[0]).max()
-    np.testing.assert_allclose(params[0].detach().numpy(), variables[0].numpy(), rtol=0, atol=1e-4 * moved + 1e-6)
+    np.testing.assert_allclose(params[0].detach().cpu().numpy(), variables[0].numpy(), rtol=0, atol=1e-4 * moved + 1e-6)
 
 
 @pytest.mark.parametrize("name", ["Adafactor", "Muon"])
@@ -276,7 +276,7 @@ def test_exactly_keras_rule_in_float64(name, kwargs):
             p.grad = torch.tensor(g, dtype=torch.float64)
         optimizer.step()
     for p, w in zip(params, expected):
-        np.testing.assert_allclose(p.detach().numpy(), w, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(p.detach().cpu().numpy(), w, rtol=1e-12, atol=1e-12)
 
 
 EMA_CASES = [
@@ -317,7 +317,7 @@ def test_gradient_accumulation_counts_updates():
     params = run_ours(optimizer, GRADS[:9])
     assert optimizer.iterations == 2  # 9 steps, 2 updates
     expected = INITIAL[1] - 0.1 * (sum(g[1] for g in GRADS[:4]) + sum(g[1] for g in GRADS[4:8])) / 4
-    np.testing.assert_allclose(params[1].detach().numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(params[1].detach().cpu().numpy(), expected, rtol=1e-6)
 
 
 def test_apply_gradients_like_keras():

@@ -51,9 +51,12 @@ def set_image_data_format(value):
 
 def device():
     """The `torch.device` models train on: the one set with `set_device`, else CUDA when present, else CPU."""
-    if _settings["device"] is not None:
-        return _settings["device"]
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    chosen = _settings["device"]
+    if chosen is None:
+        chosen = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if chosen.type == "cuda" and chosen.index is None:  # with its index, to equal the `.device` of tensors on it
+        return torch.device("cuda", torch.cuda.current_device())
+    return chosen
 
 
 def set_device(value):

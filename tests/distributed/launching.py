@@ -16,8 +16,9 @@ def free_port():
 
 
 def _environment(**variables):
+    """The processes train on CPUs with gloo, also on a machine with GPUs (which may hold fewer than the ranks)."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", **variables}
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", **variables}
 
 
 def launch(scenario, out_dir, world=2, overrides=None, timeout=300):

@@ -110,6 +110,7 @@ def test_nccl_without_gpus_is_refused_naming_the_rank(monkeypatch):
 def test_torchrun_with_several_processes_chooses_data_parallel(monkeypatch):
     for name, value in TORCHRUN.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # two ranks on CPUs, also beside one GPU
     chosen = keras.distribution.distribution()
     assert isinstance(chosen, keras.distribution.DataParallel) and chosen.num_processes == 2
     assert keras.distribution.distribution() is chosen
@@ -152,9 +153,10 @@ def test_rank_strided_shares_cover_each_global_batch_and_their_scales_average_to
 
 def test_scaled_share_gradients_average_to_the_global_batch_gradient():
     """The arithmetic behind the equivalence: uneven shares, sample weights, weight and activity penalties."""
-    x, y, sample_weight = (torch.as_tensor(a[:3]) for a in cases.arrays())
+    arrays = [a[:3] for a in cases.arrays()]
     model = cases.model()
-    model.fit(x.numpy(), y.numpy(), epochs=1, verbose=0)  # builds the loss and the penalties
+    model.fit(*arrays[:2], epochs=1, verbose=0)  # builds the loss and the penalties
+    x, y, sample_weight = (torch.as_tensor(a, device=keras.config.device()) for a in arrays)
 
     def gradients(index, scale):
         y_pred = model(x[index], training=True)

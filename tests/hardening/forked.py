@@ -3,7 +3,8 @@ a kill, a memory or file-size limit, a peak-memory measurement, a process withou
 
 A fork shares everything already imported, so a case costs milliseconds where a fresh interpreter costs seconds.
 The child sets torch to one thread first (OpenMP's thread pool does not survive a fork; torch's DataLoader workers
-do the same) and always ends with `os._exit`, so nothing of pytest runs twice.
+do the same), trains on the CPU (CUDA cannot start again in a forked process), and always ends with `os._exit`, so
+nothing of pytest runs twice.
 """
 import dataclasses
 import os
@@ -54,6 +55,7 @@ def run(fn, *args, timeout=60, **limits):
 
 def start(fn, *args, memory_limit=2 * GiB, file_size_limit=None, die_at_limit=False, as_nobody=False):
     """`run` without waiting: several children can run at once; `wait` on each."""
+    _skip_after_cuda()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -102,12 +104,24 @@ def _read(fd, pid, timeout):
         chunks.append(chunk)
 
 
+def _skip_after_cuda():
+    """Once this process has used CUDA, a forked child can neither start CUDA again nor run autograd (whose
+    device threads do not survive a fork); these cases are about the host, and run where CUDA is unused."""
+    import torch
+    if torch.cuda.is_initialized():
+        import pytest
+        pytest.skip("a forked child cannot run autograd after its parent used CUDA")
+
+
 def _child(fd, fn, args, memory_limit, file_size_limit, die_at_limit, as_nobody):
     global _ready_fd
     _ready_fd = fd
     try:
         import torch
         torch.set_num_threads(1)
+        # CUDA cannot start again in a forked child; the cases here are about files, processes and host memory.
+        import deepglass
+        deepglass.config.set_device("cpu")
         if memory_limit is not None:
             _, hard = resource.getrlimit(resource.RLIMIT_AS)
             resource.setrlimit(resource.RLIMIT_AS, (status_bytes("VmSize") + memory_limit, hard))

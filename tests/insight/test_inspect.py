@@ -44,7 +44,7 @@ def test_feature_maps_of_a_plain_torch_module_by_module_names():
     model = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2))
     x = np.random.default_rng(1).standard_normal((4, 3)).astype("float32")
     maps = feature_maps(model, x, ["0", "1"])
-    w, b = model[0].weight.detach().numpy(), model[0].bias.detach().numpy()
+    w, b = model[0].weight.detach().cpu().numpy(), model[0].bias.detach().cpu().numpy()
     np.testing.assert_allclose(maps["0"], x @ w.T + b, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(maps["1"], np.tanh(x @ w.T + b), rtol=1e-5, atol=1e-6)
     assert list(feature_maps(model, x)) == ["0", "1", "2"]  # leaf modules by default
@@ -77,7 +77,7 @@ def test_plot_filters_draws_the_kernels_in_keras_layout(tmp_path):
 
 def test_filter_weights_of_a_torch_convolution_use_keras_layout():
     conv = nn.Conv2d(3, 6, (2, 4))
-    np.testing.assert_array_equal(filter_weights(conv), conv.weight.detach().numpy().transpose(2, 3, 1, 0))
+    np.testing.assert_array_equal(filter_weights(conv), conv.weight.detach().cpu().numpy().transpose(2, 3, 1, 0))
     with pytest.raises(TypeError, match="convolution layer"):
         filter_weights(nn.Linear(2, 2))
 

@@ -39,7 +39,7 @@ def test_prelu(kwargs, params):
                            expected_num_params=params, expected_num_trainable_weights=1)
     x = random_input((2, 3, 4))
     alpha = layer.get_weights()[0]
-    np.testing.assert_allclose(layer(x).detach().numpy(), np.where(x > 0, x, alpha * x), rtol=1e-6)
+    np.testing.assert_allclose(layer(x).detach().cpu().numpy(), np.where(x > 0, x, alpha * x), rtol=1e-6)
 
 
 def test_prelu_per_channel_weights_match_keras_shape():

@@ -20,7 +20,7 @@ ATTENTION_MASK[..., 0] = True  # every query may attend somewhere
 
 
 def numpy_of(x):
-    return x.detach().numpy() if torch.is_tensor(x) else keras.ops.convert_to_numpy(x)
+    return x.detach().cpu().numpy() if torch.is_tensor(x) else keras.ops.convert_to_numpy(x)
 
 
 def same_weights(mine, theirs, mine_inputs, their_inputs, **kwargs):

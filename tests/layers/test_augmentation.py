@@ -345,4 +345,4 @@ def test_a_model_with_augmentation_trains_and_predicts_deterministically():
     # At inference the augmentation layers pass images through: predict is the trained layers after them.
     conv, flatten, dense = model.layers[-3:]
     features = dense(flatten(conv(torch.from_numpy(x))))
-    np.testing.assert_allclose(first, features.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(first, features.detach().cpu().numpy(), atol=1e-6)

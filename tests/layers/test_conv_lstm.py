@@ -26,7 +26,7 @@ def keras_twin(layer, **overrides):
 
 def as_numpy(outputs):
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    return [o.detach().numpy() if torch.is_tensor(o) else keras.ops.convert_to_numpy(o) for o in outputs]
+    return [o.detach().cpu().numpy() if torch.is_tensor(o) else keras.ops.convert_to_numpy(o) for o in outputs]
 
 
 def check_against_keras(layer, x, atol=1e-5, **call_kwargs):
@@ -145,7 +145,7 @@ def test_stateful_carries_states_and_model_reset_states_zeroes_them():
     inputs = deepglass.Input((3, 6, 1), batch_size=2)
     layer = ConvLSTM1D(2, 3, padding="same", stateful=True)
     model = deepglass.Model(inputs, deepglass.layers.Flatten()(layer(inputs)))
-    run = lambda: model(torch.from_numpy(x)).detach().numpy()  # noqa: E731
+    run = lambda: model(torch.from_numpy(x)).detach().cpu().numpy()  # noqa: E731
     first = run()
     second = run()
     assert not np.allclose(first, second)  # the second call starts from the first one's states

@@ -103,7 +103,7 @@ def test_1d_by_hand():
     layer = Conv1DTranspose(1, 3, strides=2, use_bias=False)
     layer(torch.zeros(1, 2, 1))
     layer.set_weights([np.array([1.0, 10.0, 100.0]).reshape(3, 1, 1)])
-    y = layer(torch.tensor([1.0, 2.0]).reshape(1, 2, 1)).detach().numpy().ravel()
+    y = layer(torch.tensor([1.0, 2.0]).reshape(1, 2, 1)).detach().cpu().numpy().ravel()
     # each input scales the kernel into the window starting at 2 * i; overlapping windows add up
     np.testing.assert_allclose(y, [1.0, 10.0, 100.0 + 2.0, 20.0, 200.0])
 
@@ -138,7 +138,7 @@ def test_keras1_deconvolution2d_honours_output_shape(fresh_warnings):
     y = old(x)
     new(x)
     new.set_weights(old.get_weights())
-    np.testing.assert_allclose(y.detach().numpy(), new(x).detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(y.detach().cpu().numpy(), new(x).detach().cpu().numpy(), atol=1e-6)
     assert old.get_config()["output_shape"] == [None, 13, 13, 3]
 
 
@@ -155,7 +155,7 @@ def test_deconvolution2d_output_shape_positions(fresh_warnings, output_shape, pa
     y = old(x)
     new(x)
     new.set_weights(old.get_weights())
-    np.testing.assert_allclose(y.detach().numpy(), new(x).detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(y.detach().cpu().numpy(), new(x).detach().cpu().numpy(), atol=1e-6)
 
 
 def test_deconvolution2d_unreachable_output_shape(fresh_warnings):

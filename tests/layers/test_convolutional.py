@@ -59,7 +59,7 @@ def test_cross_correlation_1d_by_hand():
     layer = Conv1D(1, 2, use_bias=False)
     layer(torch.zeros(1, 4, 1))
     layer.set_weights([np.array([3.0, 2.0]).reshape(2, 1, 1)])
-    y = layer(torch.tensor([1.0, 2.0, 3.0, 4.0]).reshape(1, 4, 1)).detach().numpy().ravel()
+    y = layer(torch.tensor([1.0, 2.0, 3.0, 4.0]).reshape(1, 4, 1)).detach().cpu().numpy().ravel()
     # Keras slides the kernel without flipping it: 1*3 + 2*2 = 7, ...; a true convolution (np.convolve) flips it.
     np.testing.assert_allclose(y, [7.0, 12.0, 17.0])
     np.testing.assert_allclose(y, np.correlate([1, 2, 3, 4], [3, 2], "valid"))
@@ -71,7 +71,7 @@ def test_cross_correlation_2d_by_hand():
     layer(torch.zeros(1, 3, 3, 1))
     layer.set_weights([np.array([[3.0, 2.0], [5.0, 1.0]]).reshape(2, 2, 1, 1)])
     image = torch.tensor([[4.0, 6.0, 3.0], [8.0, 5.0, 1.0], [2.0, 4.0, 6.0]]).reshape(1, 3, 3, 1)
-    np.testing.assert_allclose(layer(image).detach().numpy()[0, :, :, 0], [[69.0, 50.0], [48.0, 43.0]])
+    np.testing.assert_allclose(layer(image).detach().cpu().numpy()[0, :, :, 0], [[69.0, 50.0], [48.0, 43.0]])
 
 
 def test_output_sizes_of_strided_valid_convolutions():

@@ -23,7 +23,7 @@ def test_dense_computes_x_kernel_plus_bias_in_keras_layout():
     layer(x)
     kernel = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype="float32")
     layer.set_weights([kernel, np.array([0.5, -0.5], dtype="float32")])
-    np.testing.assert_allclose(layer(x).detach().numpy(), x.numpy() @ kernel + [0.5, -0.5])
+    np.testing.assert_allclose(layer(x).detach().cpu().numpy(), x.numpy() @ kernel + [0.5, -0.5])
     assert layer.kernel.shape == (2, 3)  # torch's (out, in) in state_dict
     assert layer.get_weights()[0].shape == (3, 2)  # Keras's (in, out)
 

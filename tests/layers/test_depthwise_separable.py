@@ -78,7 +78,7 @@ def test_depthwise_numpy_reference():
     """Output channel `c * M + m` is input channel `c` cross-correlated with kernel[:, c, m]."""
     layer = DepthwiseConv1D(3, depth_multiplier=2, use_bias=False)
     x = random_input((1, 8, 3))
-    y = layer(torch.from_numpy(x)).detach().numpy()
+    y = layer(torch.from_numpy(x)).detach().cpu().numpy()
     kernel = layer.get_weights()[0]
     for c in range(3):
         for m in range(2):
@@ -89,16 +89,16 @@ def test_depthwise_numpy_reference():
 def test_separable_is_depthwise_then_pointwise():
     x = torch.from_numpy(random_input((2, 8, 7, 3)))
     separable = SeparableConv2D(5, 3, strides=2, padding="same", depth_multiplier=2, bias_initializer="ones")
-    y = separable(x).detach().numpy()
+    y = separable(x).detach().cpu().numpy()
     depthwise_kernel, pointwise_kernel, bias = separable.get_weights()
     depthwise, pointwise = DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2, use_bias=False), \
         Conv2D(5, 1)
     pointwise(depthwise(x))
     depthwise.set_weights([depthwise_kernel])
     pointwise.set_weights([pointwise_kernel, bias])
-    np.testing.assert_allclose(y, pointwise(depthwise(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y, pointwise(depthwise(x)).detach().cpu().numpy(), rtol=1e-5, atol=1e-5)
     # and the 1x1 step is a matrix product over channels
-    middle = depthwise(x).detach().numpy()
+    middle = depthwise(x).detach().cpu().numpy()
     np.testing.assert_allclose(y, middle @ pointwise_kernel[0, 0] + bias, rtol=1e-5, atol=1e-5)
 
 

@@ -24,11 +24,11 @@ def test_embedding_looks_up_rows_and_masks_padding_like_keras():
     layer = layers.Embedding(10, 3, mask_zero=True)
     out = layer(torch.from_numpy(IDS))
     table = layer.get_weights()[0]
-    np.testing.assert_allclose(out.detach().numpy(), table[IDS])
+    np.testing.assert_allclose(out.detach().cpu().numpy(), table[IDS])
     assert torch.equal(out._keras_mask, torch.from_numpy(IDS != 0))
     # float ids (arrays read from text files) and int32 ids give the same rows
-    np.testing.assert_allclose(layer(torch.tensor(IDS, dtype=torch.float32)).detach().numpy(), table[IDS])
-    np.testing.assert_allclose(layer(torch.tensor(IDS, dtype=torch.int32)).detach().numpy(), table[IDS])
+    np.testing.assert_allclose(layer(torch.tensor(IDS, dtype=torch.float32)).detach().cpu().numpy(), table[IDS])
+    np.testing.assert_allclose(layer(torch.tensor(IDS, dtype=torch.int32)).detach().cpu().numpy(), table[IDS])
     keras = keras_or_none()
     if keras is not None:
         theirs = keras.layers.Embedding(10, 3, mask_zero=True)
@@ -51,7 +51,7 @@ def test_embedding_without_mask_zero_makes_no_mask_and_keeps_the_fast_path():
 def test_embedding_weights_argument_legacy_spellings_and_refused_options():
     table = np.arange(12, dtype="float32").reshape(4, 3)
     layer = layers.Embedding(4, 3, weights=[table])
-    np.testing.assert_array_equal(layer(torch.tensor([[2]])).detach().numpy()[0, 0], table[2])
+    np.testing.assert_array_equal(layer(torch.tensor([[2]])).detach().cpu().numpy()[0, 0], table[2])
     with pytest.warns(DeprecationWarning, match="input_length"):
         layers.Embedding(4, 3, input_length=7)
     with warnings.catch_warnings():

@@ -50,7 +50,7 @@ CASES = [(cls, options) for cls in (SimpleRNN, LSTM, GRU) for options in OPTIONS
 def numpy_list(outputs):
     if isinstance(outputs, (list, tuple)):
         return [array for item in outputs for array in numpy_list(item)]
-    return [keras.ops.convert_to_numpy(outputs) if not torch.is_tensor(outputs) else outputs.detach().numpy()]
+    return [keras.ops.convert_to_numpy(outputs) if not torch.is_tensor(outputs) else outputs.detach().cpu().numpy()]
 
 
 def keras_twin(layer, **overrides):
@@ -141,7 +141,7 @@ def test_fused_equals_loop_outputs_and_gradients(cls, options, mask):
         outputs = layer(x, **call)
         outputs = list(outputs) if isinstance(outputs, tuple) else [outputs]
         grads = torch.autograd.grad(sum((o ** 2).sum() for o in outputs), [x] + list(layer.parameters()))
-        results.append([o.detach().numpy() for o in outputs] + [g.numpy() for g in grads])
+        results.append([o.detach().cpu().numpy() for o in outputs] + [g.numpy() for g in grads])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
 
@@ -278,8 +278,8 @@ def test_weights_are_keras_layouts_and_stored_for_torch():
         for name, value in zip(["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"],
                                gru._fused_kernel(False)[1]):
             getattr(torch_gru, name).copy_(value)
-    np.testing.assert_allclose(torch_gru(torch.from_numpy(X))[1][0].detach().numpy(),
-                               gru(torch.from_numpy(X)).detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(torch_gru(torch.from_numpy(X))[1][0].detach().cpu().numpy(),
+                               gru(torch.from_numpy(X)).detach().cpu().numpy(), atol=1e-6)
 
 
 def test_configs_have_keras_keys_and_round_trip():
@@ -384,7 +384,7 @@ def test_dropout_masks_are_drawn_once_per_sequence(monkeypatch, cls, kind, optio
     original = type(layer.cell)._draw_mask
     monkeypatch.setattr(type(layer.cell), "_draw_mask",
                         lambda self, like, rate: drawn.append(original(self, like, rate)) or drawn[-1])
-    output = layer(torch.from_numpy(X), training=True).detach().numpy()
+    output = layer(torch.from_numpy(X), training=True).detach().cpu().numpy()
     gates = layer.cell.gates if kind != "simple" else 1
     expected_draws = 1 + (options["recurrent_dropout"] > 0)
     assert len(drawn) == expected_draws  # once per sequence, not per step
@@ -398,7 +398,7 @@ def test_dropout_masks_are_drawn_once_per_sequence(monkeypatch, cls, kind, optio
                                 input_masks, recurrent_masks, options.get("reset_after", True))
     np.testing.assert_allclose(output, reference, atol=1e-5)
     # outside training dropout does nothing; the same seed draws the same masks
-    np.testing.assert_allclose(layer(torch.from_numpy(X)).detach().numpy(),
+    np.testing.assert_allclose(layer(torch.from_numpy(X)).detach().cpu().numpy(),
                                numpy_reference(kind, X, layer.get_weights(), [np.ones((5, 3))] * gates,
                                                [np.ones((5, 4))] * gates, options.get("reset_after", True)),
                                atol=1e-5)
@@ -437,7 +437,8 @@ def test_imdb_style_model_matches_keras_and_trains():
                              keras.layers.Dense(1, activation="sigmoid")])
     twin.set_weights(model.get_weights())
     ids = np.random.default_rng(0).integers(0, 50, (16, 12))
-    np.testing.assert_allclose(model.predict(ids, verbose=0), keras.ops.convert_to_numpy(twin(ids)), atol=1e-6)
+    # atol: predict runs on a GPU where there is one, whose fused LSTM sums in another order.
+    np.testing.assert_allclose(model.predict(ids, verbose=0), keras.ops.convert_to_numpy(twin(ids)), atol=5e-6)
     model.compile("adam", "binary_crossentropy")
     history = model.fit(ids, (ids[:, 0] > 25).astype("float32"), epochs=2, batch_size=8, verbose=0)
     assert np.isfinite(history.history["loss"]).all()

@@ -21,7 +21,7 @@ MASK = np.array([[1, 1, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1], [1, 0, 1, 1, 0, 1], [1]
 def numpy_list(outputs):
     if isinstance(outputs, (list, tuple)):
         return [array for item in outputs for array in numpy_list(item)]
-    return [outputs.detach().numpy() if torch.is_tensor(outputs) else keras.ops.convert_to_numpy(outputs)]
+    return [outputs.detach().cpu().numpy() if torch.is_tensor(outputs) else keras.ops.convert_to_numpy(outputs)]
 
 
 def assert_same(mine, theirs, atol=2e-6):
@@ -171,10 +171,10 @@ def test_models_saved_by_either_side_load_in_the_other(tmp_path):
     model = build(deepglass)
     model.save(tmp_path / "mine.keras")
     theirs = keras.saving.load_model(tmp_path / "mine.keras")
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(theirs(X)), model(torch.from_numpy(X)).detach().numpy(),
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(theirs(X)), model(torch.from_numpy(X)).detach().cpu().numpy(),
                                atol=1e-6)
     twin = build(keras)
     twin.save(tmp_path / "theirs.keras")
     mine = deepglass.saving.load_model(tmp_path / "theirs.keras")
-    np.testing.assert_allclose(mine(torch.from_numpy(X)).detach().numpy(), keras.ops.convert_to_numpy(twin(X)),
+    np.testing.assert_allclose(mine(torch.from_numpy(X)).detach().cpu().numpy(), keras.ops.convert_to_numpy(twin(X)),
                                atol=1e-6)

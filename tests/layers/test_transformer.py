@@ -30,7 +30,7 @@ def test_learned_positional_embedding_adds_a_trained_table():
     layer = run_layer_test(layers.PositionalEmbedding, {"sequence_length": 7}, (2, 5, 8),
                            expected_output_shape=(2, 5, 8), expected_num_params=56)
     out = layer(torch.from_numpy(X))
-    np.testing.assert_allclose(out.detach().numpy(), X + layer.get_weights()[0][:5], rtol=1e-6)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), X + layer.get_weights()[0][:5], rtol=1e-6)
 
 
 @pytest.mark.parametrize("dim", [8, 5])
@@ -52,11 +52,11 @@ def test_token_and_position_embedding_sums_both_tables_and_masks_padding():
     ids = np.array([[3, 1, 0, 0, 0], [9, 8, 7, 6, 5]])
     tokens, positions = layer.get_weights()
     out = layer(torch.from_numpy(ids))
-    np.testing.assert_allclose(out.detach().numpy(), tokens[ids] + positions[:5], rtol=1e-6)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), tokens[ids] + positions[:5], rtol=1e-6)
     assert torch.equal(out._keras_mask, torch.from_numpy(ids != 0))
     sinusoidal = layers.TokenAndPositionEmbedding(10, 6, 4, mode="sinusoidal")
     out = sinusoidal(torch.from_numpy(ids))
-    np.testing.assert_allclose(out.detach().numpy(), sinusoidal.get_weights()[0][ids] + sinusoid(5, 4), atol=1e-6)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), sinusoidal.get_weights()[0][ids] + sinusoid(5, 4), atol=1e-6)
 
 
 def test_position_embedding_bad_input():
@@ -115,8 +115,8 @@ def test_encoder_equals_keras_layers_composed_by_hand(normalize_first):
         a, their_scores = attention(x, x, attention_mask=mask, return_attention_scores=True)
         x1 = norm1(x + a)
         expected = norm2(x1 + dense2(dense1(x1)))
-    np.testing.assert_allclose(out.detach().numpy(), keras.ops.convert_to_numpy(expected), atol=1e-5)
-    np.testing.assert_allclose(scores.detach().numpy(), keras.ops.convert_to_numpy(their_scores), atol=1e-6)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), keras.ops.convert_to_numpy(expected), atol=1e-5)
+    np.testing.assert_allclose(scores.detach().cpu().numpy(), keras.ops.convert_to_numpy(their_scores), atol=1e-6)
     assert encoder.count_params() == 288 + 2 * 16 + (8 * 16 + 16) + (16 * 8 + 8)  # attention, norms, feed-forward
 
 
@@ -131,7 +131,7 @@ def test_decoder_equals_keras_layers_composed_by_hand():
     x1 = norm1(x + attention(x, x, attention_mask=PADDING[:, None, :], use_causal_mask=True))
     x2 = norm2(x1 + cross(x1, ENCODED, attention_mask=ENCODER_PADDING[:, None, :]))
     expected = norm3(x2 + dense2(dense1(x2)))
-    np.testing.assert_allclose(out.detach().numpy(), keras.ops.convert_to_numpy(expected), atol=1e-5)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), keras.ops.convert_to_numpy(expected), atol=1e-5)
 
 
 def test_encoder_ignores_padding_and_decoder_does_not_look_ahead():

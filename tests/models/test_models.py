@@ -117,9 +117,11 @@ def test_subclassed_model_trains_and_lists_its_layers():
     assert [layer.name for layer in model.layers] == ["dense", "dropout", "dense_1"]
     assert model.count_params() == 3 * 8 + 8 + 9
     x = np.random.default_rng(0).standard_normal((64, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
     model.compile(optimizer="sgd", loss="mse")
-    history = model.fit(x, x.sum(axis=1, keepdims=True), epochs=3, verbose=0)
-    assert history.history["loss"][-1] < history.history["loss"][0]
+    before = model.evaluate(x, y, verbose=0)  # without dropout's noise, which can hide three epochs of progress
+    model.fit(x, y, epochs=3, verbose=0)
+    assert model.evaluate(x, y, verbose=0) < 0.9 * before
 
 
 def test_model_weights_properties_and_get_layer():

@@ -46,14 +46,14 @@ def run_torch_export(path, x):
     module = torch.export.load(path).module()
     arrays = x if isinstance(x, list) else [x]
     outputs = module(*[torch.from_numpy(a) for a in arrays])
-    return [t.detach().numpy() for t in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+    return [t.detach().cpu().numpy() for t in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
 
 
 def run_torchscript(path, x):
     module = torch.jit.load(path)
     arrays = x if isinstance(x, list) else [x]
     outputs = module(*[torch.from_numpy(a) for a in arrays])
-    return [t.detach().numpy() for t in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+    return [t.detach().cpu().numpy() for t in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
 
 
 RUNNERS = {"onnx": run_onnx, "pt2": run_torch_export, "pt": run_torchscript}

@@ -42,7 +42,7 @@ def test_fit_equals_a_plain_torch_sgd_loop():
             epoch_losses.append(loss.item())
         losses.append(np.mean(epoch_losses))
     for mine, expected in zip(model.get_weights(), (w1, b1, w2, b2)):
-        np.testing.assert_allclose(mine, expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(mine, expected.detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(history.history["loss"], losses, rtol=1e-5)
 
 
@@ -103,7 +103,7 @@ def test_predict_returns_numpy_in_batches_equal_to_one_call():
     model = small_model()
     out = model.predict(x, batch_size=16, verbose=0)
     assert isinstance(out, np.ndarray) and out.shape == (70, 3)
-    np.testing.assert_allclose(out, model(torch.from_numpy(x)).detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(out, model(torch.from_numpy(x)).detach().cpu().numpy(), atol=1e-6)
     np.testing.assert_allclose(model.predict_on_batch(x[:4]), out[:4], atol=1e-6)
 
 

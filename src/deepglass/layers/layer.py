@@ -1,5 +1,6 @@
 """Layer: the base of every deepglass layer and model, a `torch.nn.Module` with Keras's lazy build and weights API."""
 import inspect
+import itertools
 import warnings
 
 import numpy as np
@@ -91,6 +92,7 @@ class Layer(nn.Module):
         self._uses_add_loss = False
         self._plain_call = False
         self._build_shapes = None
+        self._weights_device = None  # where the weights live; eager calls bring their inputs there, as Keras does
         self._batch_input_shape = _legacy_input_shape(input_shape, input_dim, batch_input_shape, batch_size)
         self._supports_masking = self._passes_masks or type(self).compute_mask is not Layer.compute_mask
         self.train(False)
@@ -98,19 +100,28 @@ class Layer(nn.Module):
     # ----------------------------------------------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
         if self._plain_call and args and not _checking[0]:
-            first = args[0]
-            # A tensor carrying a mask (`_keras_mask`) needs the full path, which passes masks on.
-            if (type(first) is torch.Tensor and MASK_ATTR not in first.__dict__) or (
+            first, device = args[0], self._weights_device
+            # A tensor carrying a mask (`_keras_mask`), or one on another device, needs the full path.
+            if (type(first) is torch.Tensor and MASK_ATTR not in first.__dict__ and
+                    (device is None or first.device == device)) or (
                     type(first) is list and first and
-                    all(type(t) is torch.Tensor and MASK_ATTR not in t.__dict__ for t in first)):
+                    all(type(t) is torch.Tensor and MASK_ATTR not in t.__dict__ and
+                        (device is None or t.device == device) for t in first)):
                 return nn.Module.__call__(self, *args, **kwargs)
         if is_symbolic(args) or is_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
         return self._eager_call(args, kwargs)
 
     def _eager_call(self, args, kwargs):
+        if self.built and self._weights_device is None:
+            self._weights_device = _weights_device(self)  # weights a subclassed model's layers made in a call
+        device = self._weights_device
         if args:
-            args = (tree.map_structure(_keep_text if self._takes_strings else _to_tensor, args[0]),) + args[1:]
+            convert = _keep_text if self._takes_strings else _to_tensor
+            args = (tree.map_structure(lambda value: convert(value, device), args[0]),
+                    *(_to_device(value, device) for value in args[1:]))
+        if device is not None:
+            kwargs = {name: _to_device(value, device) for name, value in kwargs.items()}
         inputs = args[0] if args else next(iter(kwargs.values()))
         shapes = tree.map_structure(lambda t: tuple(t.shape) if isinstance(t, (torch.Tensor, np.ndarray)) else None,
                                     inputs)
@@ -154,6 +165,7 @@ class Layer(nn.Module):
         self._build_device = None
         self._build_shapes = shapes
         self.built = True
+        self._weights_device = _weights_device(self)
         self._refresh_plain_call()
 
     def _refresh_plain_call(self):
@@ -215,6 +227,12 @@ class Layer(nn.Module):
 
     def forward(self, *args, **kwargs):
         return self.call(*args, **kwargs)
+
+    def _apply(self, fn, *args, **kwargs):
+        # `to`, `cuda`, `cpu` and `half` all end here, for this layer and for each layer inside it.
+        result = super()._apply(fn, *args, **kwargs)
+        self._weights_device = _weights_device(self)
+        return result
 
     def _policy_forward(self, *args, **kwargs):
         """`forward` under the layer's dtype policy: the instance's `forward` where the policy needs one (see
@@ -556,19 +574,37 @@ def _legacy_input_shape(input_shape, input_dim, batch_input_shape, batch_size):
     return None
 
 
-def _keep_text(value):
-    return value if isinstance(value, np.ndarray) and value.dtype.kind in "USO" else _to_tensor(value)
+def _keep_text(value, device=None):
+    return value if isinstance(value, np.ndarray) and value.dtype.kind in "USO" else _to_tensor(value, device)
 
 
-def _to_tensor(value):
+def _to_tensor(value, device=None):
+    """A NumPy array as a tensor (floats in the default float type), on `device` when given, as are tensors."""
     if isinstance(value, np.ndarray) and value.dtype.kind in "USO":
         raise ValueError(f"Expected numbers, got strings (a NumPy array of dtype {value.dtype}); only text layers "
                          "(TextVectorization, StringLookup, Hashing) take strings: put one first in the model, or "
                          "map the strings to numbers first.")
     if isinstance(value, np.ndarray):
         tensor = torch.from_numpy(value)
-        return tensor.to(config.standardize_dtype()) if tensor.is_floating_point() else tensor
+        dtype = config.standardize_dtype() if tensor.is_floating_point() else tensor.dtype
+        return tensor.to(device=device, dtype=dtype)
+    return _to_device(value, device)
+
+
+def _to_device(value, device):
+    if device is not None and type(value) is torch.Tensor and value.device != device:
+        moved = value.to(device)
+        if MASK_ATTR in value.__dict__:
+            setattr(moved, MASK_ATTR, _to_device(getattr(value, MASK_ATTR), device))
+        return moved
     return value
+
+
+def _weights_device(module):
+    """The device of the module's first weight or buffer; None for a module that holds none."""
+    for tensor in itertools.chain(module.parameters(), module.buffers()):
+        return tensor.device
+    return None
 
 
 def _first_device(structure):
