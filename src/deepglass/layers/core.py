@@ -9,6 +9,9 @@ from deepglass.layers.legacy import rename_legacy_kwargs
 from deepglass.layers.symbolic import KerasTensor, Node
 
 
+_STRING_DTYPES = ("string", "str")  # Keras's name for text inputs, and Python's
+
+
 class InputLayer(Layer):
     """The entry point of a functional model: holds the symbolic tensor that `Input(...)` returns.
 
@@ -30,7 +33,9 @@ class InputLayer(Layer):
         legacy_batch = kwargs.pop("batch_input_shape", None)
         shape = shape if shape is not None else legacy_shape
         batch_shape = batch_shape if batch_shape is not None else legacy_batch
-        super().__init__(name=name, dtype=dtype if dtype is None or _is_float(dtype) else None, **kwargs)
+        strings = dtype in _STRING_DTYPES
+        super().__init__(name=name, dtype=dtype if dtype is None or (not strings and _is_float(dtype)) else None,
+                         **kwargs)
         if sparse:
             raise ValueError("Sparse inputs are not supported; pass dense arrays.")
         if batch_shape is None:
@@ -40,7 +45,8 @@ class InputLayer(Layer):
                 shape = (shape,)
             batch_shape = (batch_size,) + tuple(shape)
         self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
-        self._input_dtype = config.standardize_dtype(dtype)
+        # Strings stay NumPy arrays (text layers read them on the host): their placeholder's dtype is "string".
+        self._input_dtype = "string" if strings else config.standardize_dtype(dtype)
         self.optional = optional
         self.built = True
         tensor = KerasTensor(self.batch_shape, self._input_dtype, name=self.name)

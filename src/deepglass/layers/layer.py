@@ -148,6 +148,10 @@ class Layer(nn.Module):
 
     def _symbolic_call(self, args, kwargs):
         inputs = args[0] if args else next(iter(kwargs.values()))
+        if not self._takes_strings and any(getattr(t, "dtype", None) == "string" for t in tree.flatten(inputs)):
+            raise ValueError(f'{type(self).__name__} "{self.name}" expected numbers, got a string input '
+                             '(Input(dtype="string")); only text layers (TextVectorization, StringLookup, Hashing) '
+                             "take strings: put one between the input and this layer.")
         shapes = tree.map_structure(lambda t: t.shape if isinstance(t, KerasTensor) else None, inputs)
         self._maybe_build(shapes)
         policy_autocast.watch_inputs(self, inputs)
