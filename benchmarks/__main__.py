@@ -1,10 +1,11 @@
-"""Run the benchmark suite: `python -m benchmarks [--quick | --smoke] [--repeats N] [--workloads W1,F2,...]`.
+"""Run the benchmark suite: `python -m benchmarks [--quick | --smoke] [--device cuda] [--workloads W1,F2,...]`.
 
-Every contender runs every workload in this one process, interleaved (the order rotates each repetition), after
-a warm-up epoch; the tables give the median time per training step (or inference batch), samples per second, the
-ratio to the tutorial-style PyTorch loop, and how far resident memory rose during a contender's run. Besides the
-workloads: time to accuracy (W7, only when named), data feeding (F1-F3) and import time. Results merge into
-results.json and RESULTS.md in --out: a part run again replaces its own section only.
+Every contender runs every workload in this one process, on one device (CUDA when torch has it, unless --device
+says otherwise), interleaved (the order rotates each repetition), after a warm-up epoch; the tables give the median
+time per training step (or inference batch), samples per second, the ratio to the tutorial-style PyTorch loop, how
+far resident memory rose during a contender's run and, on CUDA, its peak GPU memory. Besides the workloads: time to
+accuracy (W7, only when named), data feeding (F1-F3) and import time. Results merge into results.json and
+RESULTS.md in --out: a part run again replaces its own section only.
 """
 import argparse
 import os
@@ -14,7 +15,7 @@ import time
 
 import torch
 
-from benchmarks import accuracy, contenders, feeding, report, speed, startup
+from benchmarks import accuracy, contenders, devices, feeding, report, speed, startup
 from benchmarks.workloads import all_workloads
 
 PARTS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "F1", "F2", "F3", "import")
@@ -33,8 +34,12 @@ def parse(argv):
                         help=f"comma-separated parts of {', '.join(PARTS)}, or groups: feed (F1-F3), default "
                              "(all but W7), all")
     parser.add_argument("--contenders", default=None, help="comma-separated names, e.g. deepglass,keras 3")
+    parser.add_argument("--device", choices=devices.CHOICES, default="auto",
+                        help="where every contender trains and predicts (default auto: cuda when torch has it, "
+                             "else cpu)")
     parser.add_argument("--out", default=None, help="where results.json and RESULTS.md go (default: "
-                                                    "benchmarks/results; a temporary folder with --smoke)")
+                                                    "benchmarks/results, benchmarks/results/gpu on cuda; a "
+                                                    "temporary folder with --smoke)")
     parser.add_argument("--memmap-gib", type=float, default=None, help="F3's memmap size (default 4; 1/1024 with "
                                                                        "--smoke)")
     parser.add_argument("--memmap-dir", default=None, help="where F3 writes its memmap (default: the temp folder)")
@@ -50,12 +55,24 @@ def parse(argv):
     args.repeats = args.repeats or (1 if args.smoke else 5)
     args.memmap_gib = args.memmap_gib or (1 / 1024 if args.smoke else 4.0)
     args.parts = _parts(args.workloads, parser)
-    args.out = args.out or (os.path.join(tempfile.gettempdir(), "deepglass-benchmarks-smoke") if args.smoke else
-                            os.path.join(os.path.dirname(__file__), "results"))
+    try:
+        args.device = devices.resolve(args.device)
+    except ValueError as problem:
+        parser.error(f"--device {args.device}: {problem}")
+    args.out = args.out or _default_out(args.smoke, args.device)
     unknown = set((args.contenders or "").split(",")) - set(contenders.CONTENDERS) - {""}
     if unknown:
         parser.error(f"unknown contenders {sorted(unknown)}; choose from {', '.join(contenders.CONTENDERS)}")
     return args
+
+
+def _default_out(smoke, device):
+    """benchmarks/results, or its gpu/ folder for a CUDA run so that it never replaces the CPU results; a
+    temporary folder for a smoke run."""
+    gpu = device == "cuda"
+    if smoke:
+        return os.path.join(tempfile.gettempdir(), "deepglass-benchmarks-smoke" + ("-gpu" if gpu else ""))
+    return os.path.join(os.path.dirname(__file__), "results", *(["gpu"] if gpu else []))
 
 
 def _parts(text, parser):
@@ -91,7 +108,8 @@ def main(argv=None):
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads or threads)
     try:
-        return run(args)
+        with devices.selected(args.device):
+            return run(args)
     finally:
         torch.set_num_threads(threads)
 
@@ -103,8 +121,8 @@ def run(args):
     workloads = {w.name: w for w in all_workloads(args.size)}
     machine = platform.processor() or platform.machine()
     header = (f"deepglass benchmarks, {time.strftime('%Y-%m-%d %H:%M')}, on {machine}, {os.cpu_count()} CPUs, "
-              f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeats} repetitions"
-              f"{'' if args.size == 'full' else f' ({args.size} size)'}.")
+              f"device {devices.describe()}, torch {torch.__version__}, {torch.get_num_threads()} threads; median "
+              f"of {args.repeats} repetitions{'' if args.size == 'full' else f' ({args.size} size)'}.")
     print(header, flush=True)
     for note in notes:
         print(note)
@@ -115,7 +133,7 @@ def run(args):
         section.measured = header
         report.show(section)
         sections.append(section)
-    print(f"wrote {report.write(args.out, sections, header, notes)}")
+    print(f"wrote {report.write(args.out, sections, header, notes, devices.record())}")
     return sections
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks.workloads import keras_model, torch_inputs, torch_model
+from benchmarks import devices
+from benchmarks.workloads import Unavailable, keras_model, torch_inputs, torch_model
 
 
 def torch_loss(workload):
@@ -38,8 +39,10 @@ def deepglass_defaults(workload):
 
 
 def torch_tutorial(workload):
-    """A loop as the PyTorch tutorials write it: a shuffling DataLoader, a plain optimizer, model.train()."""
-    model = torch_model(workload)
+    """A loop as the PyTorch tutorials write it: a shuffling DataLoader on the host, the model on the device and
+    each batch moved there, a plain optimizer, model.train()."""
+    device = devices.current()
+    model = torch_model(workload).to(device)
     optimizer = torch_optimizer(workload, model.parameters())
     loader = torch.utils.data.DataLoader(tensor_dataset(workload), batch_size=workload.batch_size, shuffle=True)
     loss_fn = torch_loss(workload)
@@ -47,6 +50,7 @@ def torch_tutorial(workload):
     def epoch():
         model.train()
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()
@@ -55,26 +59,27 @@ def torch_tutorial(workload):
 
 
 def torch_tuned(workload):
-    """The fastest plain loop we can write: data on the device, indexed batches, a fused optimizer, channels-last,
-    gradients set to None."""
+    """The fastest plain loop we can write: data on the device, indexed batches (the shuffled order made there too),
+    a fused optimizer, channels-last, gradients set to None."""
     return tuned_loop(workload)[1]
 
 
 def tuned_loop(workload):
-    """The tuned loop's model (channels-last for images) and its epoch function."""
-    model = torch_model(workload)
-    x = torch_inputs(workload, torch.from_numpy(workload.x))
+    """The tuned loop's model (channels-last for images) on the run's device, and its epoch function."""
+    device = devices.current()
+    model = torch_model(workload).to(device)
+    x = torch_inputs(workload, torch.from_numpy(workload.x).to(device))
     if x.dim() == 4:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.from_numpy(workload.y)
+    y = torch.from_numpy(workload.y).to(device)
     optimizer = torch_optimizer(workload, model.parameters(), fused=True)
     loss_fn = torch_loss(workload)
     size = workload.batch_size
 
     def epoch():
         model.train()
-        order = torch.randperm(len(x))
+        order = torch.randperm(len(x), device=device)
         for start in range(0, len(x), size):
             index = order[start:start + size]
             loss = loss_fn(model(x[index]), y[index])
@@ -84,9 +89,21 @@ def tuned_loop(workload):
     return model, epoch
 
 
-def keras3(workload):
+def import_keras():
+    """Keras 3 on its PyTorch backend, on the run's device; it reads KERAS_TORCH_DEVICE (set by
+    `devices.selected`) when first imported, so one imported earlier on another device cannot take part."""
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import keras
+    if keras.backend.backend() == "torch":
+        from keras.src.backend.torch.core import get_device
+        if torch.device(get_device()).type != devices.current().type:
+            raise Unavailable(f"keras was imported on {get_device()} before this run chose {devices.current()}; "
+                              "run the benchmarks in a fresh process")
+    return keras
+
+
+def keras3(workload):
+    keras = import_keras()
     model = keras_model(keras, workload)
     model.compile(optimizer=keras_optimizer(keras, workload), loss=workload.loss)
     return lambda: model.fit(workload.x, workload.y, batch_size=workload.batch_size, epochs=1, verbose=0)
@@ -94,7 +111,8 @@ def keras3(workload):
 
 def lightning(workload):
     """PyTorch Lightning with its extras off (no progress bar, logger, checkpoints or summary): a fresh Trainer
-    runs each epoch on the tutorial loop's model, data loader and optimizer."""
+    runs each epoch on the tutorial loop's model, data loader and optimizer, on the run's device (Lightning moves
+    the model there at the start of each fit and back to the CPU at its end, and each batch as it comes)."""
     import lightning as L
     quiet_lightning()
     network = torch_model(workload)
@@ -114,9 +132,10 @@ def lightning(workload):
 
     module = Module()
     loader = torch.utils.data.DataLoader(tensor_dataset(workload), batch_size=workload.batch_size, shuffle=True)
+    accelerator = "gpu" if devices.is_cuda() else "cpu"
 
     def epoch():
-        trainer = L.Trainer(max_epochs=1, accelerator="cpu", devices=1, enable_progress_bar=False, logger=False,
+        trainer = L.Trainer(max_epochs=1, accelerator=accelerator, devices=1, enable_progress_bar=False, logger=False,
                             enable_checkpointing=False, enable_model_summary=False)
         trainer.fit(module, loader)
     return epoch

@@ -19,6 +19,7 @@ import time
 import numpy as np
 import torch
 
+from benchmarks import devices
 from benchmarks.contenders import keras_optimizer, torch_loss, torch_optimizer
 from benchmarks.report import Section
 from benchmarks.timing import measure, status_mb
@@ -94,13 +95,15 @@ def loader_speed(workload, repeats, workers=(0, 2)):
 
 
 def _torch_loader_loop(workload, loader):
-    model = torch_model(workload).to(memory_format=torch.channels_last)
+    device = devices.current()
+    model = torch_model(workload).to(device, memory_format=torch.channels_last)
     optimizer = torch_optimizer(workload, model.parameters(), fused=True)
     loss_fn = torch_loss(workload)
 
     def epoch():
         model.train()
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             loss = loss_fn(model(torch_inputs(workload, x)), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -109,7 +112,8 @@ def _torch_loader_loop(workload, loader):
 
 
 def memmap_rss(gib, folder=None):
-    """F3: write a `gib` GiB float32 memmap, then fit one epoch on it in a fresh process; its peak RSS."""
+    """F3: write a `gib` GiB float32 memmap, then fit one epoch on it in a fresh process (on the run's device);
+    its peak RSS."""
     rows = max(1, int(gib * 2 ** 30) // (4 * math.prod(ROW_SHAPE)))
     with tempfile.TemporaryDirectory(prefix="deepglass-memmap-", dir=folder) as where:
         path = os.path.join(where, "x.f32")
@@ -117,8 +121,9 @@ def memmap_rss(gib, folder=None):
         _write_random(path, rows)
         np.save(os.path.join(where, "y.npy"), np.random.default_rng(6).integers(0, 10, rows))
         written = time.perf_counter() - start
-        child = subprocess.run([sys.executable, "-m", "benchmarks.feeding", where, str(rows)], capture_output=True,
-                               text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        command = [sys.executable, "-m", "benchmarks.feeding", where, str(rows), devices.current().type]
+        child = subprocess.run(command, capture_output=True, text=True,
+                               cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if child.returncode:
         raise RuntimeError(f"the memmap child process failed:\n{child.stderr[-3000:]}")
     result = json.loads(child.stdout.strip().splitlines()[-1])
@@ -129,9 +134,10 @@ def memmap_rss(gib, folder=None):
     return Section("F3", f"F3: peak memory fitting one epoch of an np.memmap (batch {MEMMAP_BATCH}, "
                          "Flatten + Dense(10), shuffled)",
                    ["data", "RSS before fit (MB)", "peak RSS (MB)", "epoch (s)", "read (MB/s)"], rows_out,
-                   {**result, "gib": size_gib, "rows": rows, "write_seconds": written},
+                   {**result, "gib": size_gib, "rows": rows, "write_seconds": written,
+                    "device": devices.current().type},
                    [f"target: peak RSS below 1024 MB ({'met' if peak < 1024 else 'missed'}); peak = VmHWM of the "
-                    "fitting process, Python, torch and deepglass included",
+                    f"fitting process on {devices.describe()}, Python, torch and deepglass included",
                     f"the file was written in {written:.1f} s to a temporary folder and is read from the page cache "
                     "where it fits there"])
 
@@ -145,21 +151,25 @@ def _write_random(path, rows, chunk_rows=4096):
             handle.write(rng.random((count,) + ROW_SHAPE, dtype=np.float32).tobytes())
 
 
-def _fit_memmap(folder, rows):
-    """The child process: fit one epoch on the memmap in `folder`; prints its memory and time as JSON."""
+def _fit_memmap(folder, rows, device):
+    """The child process: fit one epoch on the memmap in `folder` on `device`; prints its memory and time as JSON."""
     import deepglass
+    deepglass.config.set_device(device)
     x = np.memmap(os.path.join(folder, "x.f32"), dtype=np.float32, mode="r", shape=(rows,) + ROW_SHAPE)
     y = np.load(os.path.join(folder, "y.npy"))
     model = deepglass.Sequential([deepglass.Input(ROW_SHAPE), deepglass.layers.Flatten(),
                                   deepglass.layers.Dense(10, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # torch's one-time imports, outside the timed epoch
+    torch.zeros(1, device=device)  # and the CUDA context, where the fit runs on the GPU
     before = status_mb("VmRSS")
     start = time.perf_counter()
     model.fit(x, y, batch_size=MEMMAP_BATCH, epochs=1, verbose=0)
+    if device == "cuda":
+        torch.cuda.synchronize()
     print(json.dumps({"rss_before_fit_mb": before, "peak_rss_mb": status_mb("VmHWM"),
                       "fit_seconds": time.perf_counter() - start}))
 
 
 if __name__ == "__main__":
-    _fit_memmap(sys.argv[1], int(sys.argv[2]))
+    _fit_memmap(sys.argv[1], int(sys.argv[2]), sys.argv[3])

@@ -1,12 +1,11 @@
 """Inference contenders: each prepares a workload's (untrained) model and returns `(predict, evaluate)`, two
 functions that make one pass over its data: predict returns the class probabilities as a NumPy array, evaluate the
 loss and accuracy."""
-import os
-
 import torch
 import torch.nn.functional as F
 
-from benchmarks.contenders import keras_optimizer
+from benchmarks import devices
+from benchmarks.contenders import import_keras, keras_optimizer
 from benchmarks.workloads import keras_model, torch_inputs, torch_model
 
 
@@ -24,29 +23,28 @@ def deepglass_inference(workload):
 
 
 def keras_inference(workload):
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    import keras
-    return _keras_api(keras, workload)
+    return _keras_api(import_keras(), workload)
 
 
 def torch_inference(workload):
     """The loop PyTorch code writes for inference: eval mode, `torch.inference_mode()`, data on the device in
     channels-last, slices of it as batches, one host synchronisation per pass."""
-    model = torch_model(workload).eval()
-    x = torch_inputs(workload, torch.from_numpy(workload.x))
+    device = devices.current()
+    model = torch_model(workload).eval().to(device)
+    x = torch_inputs(workload, torch.from_numpy(workload.x).to(device))
     if x.dim() == 4:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.from_numpy(workload.y)
+    y = torch.from_numpy(workload.y).to(device)
     size = workload.batch_size
 
     @torch.inference_mode()
     def predict():
-        return torch.cat([model(x[start:start + size]).softmax(-1) for start in range(0, len(x), size)]).numpy()
+        return torch.cat([model(x[start:start + size]).softmax(-1) for start in range(0, len(x), size)]).cpu().numpy()
 
     @torch.inference_mode()
     def evaluate():
-        loss, correct = torch.zeros(()), torch.zeros((), dtype=torch.int64)
+        loss, correct = torch.zeros((), device=device), torch.zeros((), dtype=torch.int64, device=device)
         for start in range(0, len(x), size):
             logits, labels = model(x[start:start + size]), y[start:start + size]
             loss += F.cross_entropy(logits, labels, reduction="sum")

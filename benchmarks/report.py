@@ -32,14 +32,15 @@ def load(path):
     return {key: Section(key=key, **fields) for key, fields in saved["sections"].items()}
 
 
-def write(folder, sections, header, notes):
-    """Merge `sections` into the results in `folder` and rewrite results.json and RESULTS.md."""
+def write(folder, sections, header, notes, device=None):
+    """Merge `sections` into the results in `folder` and rewrite results.json and RESULTS.md; `device` (as
+    `devices.record()` gives it) is stored with them."""
     os.makedirs(folder, exist_ok=True)
     merged = load(os.path.join(folder, "results.json"))
     merged.update({section.key: section for section in sections})
     ordered = [merged[key] for key in sorted(merged, key=_rank)]
     with open(os.path.join(folder, "results.json"), "w") as handle:
-        json.dump({"format": FORMAT, "header": header, "notes": notes,
+        json.dump({"format": FORMAT, "header": header, "device": device, "notes": notes,
                    "sections": {s.key: {k: v for k, v in dataclasses.asdict(s).items() if k != "key"}
                                 for s in ordered}}, handle, indent=2)
     with open(os.path.join(folder, "RESULTS.md"), "w") as handle:

@@ -2,7 +2,7 @@
 import math
 import statistics
 
-from benchmarks import contenders, inference
+from benchmarks import contenders, devices, inference
 from benchmarks.report import Section
 from benchmarks.timing import measure
 from benchmarks.workloads import Unavailable
@@ -20,21 +20,32 @@ def run_workload(workload, names, repeats):
     timed = measure(runs, repeats)
     batches = math.ceil(len(workload.x) / workload.batch_size)
     data, rows = {}, []
+    memory = [key for key in MEMORY if devices.is_cuda() or "gpu" not in key]  # the columns this device measures
     for name, result in timed.items():
         seconds = statistics.median(result["seconds"])
         data[name] = {f"ms_per_{unit}": 1000 * seconds / batches, "samples_per_s": len(workload.x) / seconds,
-                      "peak_extra_rss_mb": result["peak_extra_rss_mb"], "baseline": baseline_of[name],
+                      "baseline": baseline_of[name], **{k: v for k, v in result.items() if k.startswith("peak_")},
                       "seconds": result["seconds"]}
     for name, row in data.items():
         baseline = data.get(row["baseline"])
         row["ratio"] = row[f"ms_per_{unit}"] / baseline[f"ms_per_{unit}"] if baseline else None
         ratio = f"{row['ratio']:.2f}x" if row["ratio"] else "-"
-        rows.append([name, f"{row[f'ms_per_{unit}']:.2f}", f"{row['samples_per_s']:.0f}", ratio,
-                     f"{row['peak_extra_rss_mb']:.0f}"])
-    columns = ["contender", f"ms/{unit}", "samples/s", f"vs {versus}", "extra peak RSS (MB)"]
+        rows.append([name, f"{row[f'ms_per_{unit}']:.2f}", f"{row['samples_per_s']:.0f}", ratio]
+                    + [f"{row[key]:.0f}" for key in memory])
+    columns = ["contender", f"ms/{unit}", "samples/s", f"vs {versus}"] + [MEMORY[key] for key in memory]
+    notes = [f"data: {workload.source}, {len(workload.x)} samples"] + notes
+    if devices.is_cuda():
+        notes.append(GPU_NOTE)
     return Section(workload.name, f"{workload.name}: {workload.description}", columns, rows,
-                   {"source": workload.source, "samples": len(workload.x), "repeats": repeats, "contenders": data},
-                   [f"data: {workload.source}, {len(workload.x)} samples"] + notes)
+                   {"source": workload.source, "samples": len(workload.x), "repeats": repeats,
+                    "device": devices.record(), "contenders": data}, notes)
+
+
+MEMORY = {"peak_extra_rss_mb": "extra peak RSS (MB)", "peak_gpu_mb": "peak GPU memory (MB)",
+          "peak_extra_gpu_mb": "extra peak GPU memory (MB)"}
+GPU_NOTE = ("peak GPU memory: torch's allocator peak during a contender's run (Keras 3 allocates through it too), "
+            "which includes what every contender prepared for this workload keeps on the GPU (models, optimizer "
+            "state, the tuned loop's data); extra: its rise over what was allocated when the run began")
 
 
 def _training_runs(workload, names):

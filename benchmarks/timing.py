@@ -1,5 +1,8 @@
-"""Timing and memory: interleaved repetitions after a warm-up, and the rise of resident memory during each run."""
+"""Timing and memory: interleaved repetitions after a warm-up, the rise of resident memory during each run and, on
+CUDA, its peak GPU memory (the clock is read only after the GPU has finished what the run queued)."""
 import time
+
+from benchmarks import devices
 
 
 def peak_rss_reset():
@@ -26,21 +29,34 @@ def status_mb(field, pid="self"):
 
 def measure(runs, repeats, warmup=1):
     """Time each of `runs` ({name: function}) `repeats` times, interleaved (the order rotates each repetition),
-    after `warmup` calls of each. Returns {name: {"seconds": [...], "peak_extra_rss_mb": MB}}."""
+    after `warmup` calls of each. Returns {name: {"seconds": [...], "peak_extra_rss_mb": MB}}; on CUDA also
+    "peak_gpu_mb" (torch's allocator peak during the run) and "peak_extra_gpu_mb" (its rise over what was allocated
+    when the run began), each the largest of the repetitions."""
     names = list(runs)
     for _ in range(warmup):
         for name in names:
             runs[name]()
+    devices.synchronize()
     timed = {name: {"seconds": [], "peak_extra_rss_mb": 0.0} for name in names}
     for repeat in range(repeats):
         shift = repeat % len(names)
         for name in names[shift:] + names[:shift]:
-            peak_rss_reset()
-            resident = status_mb("VmRSS")
-            start = time.perf_counter()
-            runs[name]()
-            timed[name]["seconds"].append(time.perf_counter() - start)
-            rise = status_mb("VmHWM") - resident
-            timed[name]["peak_extra_rss_mb"] = max(timed[name]["peak_extra_rss_mb"], rise)
+            _timed_run(runs[name], timed[name])
     return timed
 
+
+def _timed_run(run, result):
+    """One run of `run`, its time and memory added to `result`."""
+    peak_rss_reset()
+    resident = status_mb("VmRSS")
+    allocated = devices.gpu_peak_reset()
+    devices.synchronize()  # nothing queued before the run counts in it
+    start = time.perf_counter()
+    run()
+    devices.synchronize()  # everything the run queued counts in it
+    result["seconds"].append(time.perf_counter() - start)
+    result["peak_extra_rss_mb"] = max(result["peak_extra_rss_mb"], status_mb("VmHWM") - resident)
+    gpu = devices.gpu_peak_mb(allocated)
+    if gpu is not None:
+        result["peak_gpu_mb"] = max(result.get("peak_gpu_mb", 0.0), gpu[0])
+        result["peak_extra_gpu_mb"] = max(result.get("peak_extra_gpu_mb", 0.0), gpu[1])

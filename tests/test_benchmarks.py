@@ -1,26 +1,32 @@
 """The benchmark suite runs end to end (speed itself is measured by running it, not here)."""
 import json
+import os
 import types
 
 import pytest
 import torch
 
-from benchmarks import accuracy, report, startup
-from benchmarks.__main__ import main
+import benchmarks
+from benchmarks import accuracy, devices, report, speed, startup, timing
+from benchmarks.__main__ import main, parse
 from benchmarks.workloads import Unavailable, all_workloads, keras_model, torch_model
 
 FAST = "deepglass,torch (tutorial),torch (tuned)"  # Keras and Lightning take seconds to import
 
 
 def test_smoke_run_of_every_part_writes_tables_and_json(tmp_path):
-    main(["--smoke", "--threads", "1", "--workloads", "W4,W5,W6,W8,feed", "--contenders", FAST,
+    main(["--smoke", "--threads", "1", "--device", "cpu", "--workloads", "W4,W5,W6,W8,feed", "--contenders", FAST,
           "--out", str(tmp_path)])
-    sections = json.loads((tmp_path / "results.json").read_text())["sections"]
+    saved = json.loads((tmp_path / "results.json").read_text())
+    sections = saved["sections"]
+    assert saved["device"] == {"type": "cpu"} and ", device cpu, " in saved["header"]
     assert list(sections) == ["W4", "W5", "W6", "W8", "F1", "F2", "F3"]
     w5 = sections["W5"]["data"]["contenders"]
     assert set(w5) == {"deepglass", "torch (tutorial)", "torch (tuned)"}
     assert w5["torch (tutorial)"]["ratio"] == 1.0
     assert all(row["ms_per_step"] > 0 for row in w5.values())
+    assert sections["W5"]["columns"][-1] == "extra peak RSS (MB)" and sections["W5"]["data"]["device"]["type"] == "cpu"
+    assert not any("gpu" in key for row in w5.values() for key in row)
     w6 = sections["W6"]["data"]["contenders"]
     assert set(w6) == {f"{who} {mode}" for who in ("deepglass", "torch (inference_mode)")
                        for mode in ("predict", "evaluate")}
@@ -30,6 +36,61 @@ def test_smoke_run_of_every_part_writes_tables_and_json(tmp_path):
     assert set(sections["F2"]["data"]["ratios"]) == {"0", "2"}
     markdown = (tmp_path / "RESULTS.md").read_text()
     assert "| deepglass |" in markdown and "### F3:" in markdown
+    assert markdown.startswith(saved["header"]) and devices.current().type == "cpu"
+
+
+def test_auto_picks_cuda_when_present_and_a_gpu_run_writes_to_its_own_folder(monkeypatch):
+    results = os.path.join(os.path.dirname(benchmarks.__file__), "results")
+    assert parse([]).device == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert parse(["--device", "cpu"]).out == results
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    args = parse([])
+    assert args.device == "cuda" and args.out == os.path.join(results, "gpu")
+    assert parse(["--device", "cuda", "--out", "elsewhere"]).out == "elsewhere"
+    assert parse(["--smoke"]).out.endswith("deepglass-benchmarks-smoke-gpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_asked_for_without_cuda_is_a_usage_error_naming_the_problem(capsys):
+    with pytest.raises(SystemExit) as stop:
+        parse(["--device", "cuda"])
+    error = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert "--device cuda: CUDA is not available to torch" in error and "use --device cpu" in error
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """The CUDA calls of the timing code recorded instead of made: `log` lists synchronisations and runs; the
+    allocator has 100 MB allocated and `memory["peak"]` as its peak."""
+    log, memory = [], {"now": 100 * 2 ** 20, "peak": 0}
+    monkeypatch.setattr(devices, "is_cuda", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: log.append("sync"))
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: memory.update(peak=memory["now"]))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: memory["now"])
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: memory["peak"])
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "a GPU")
+    return log, memory
+
+
+def test_on_cuda_the_clock_waits_for_the_gpu_and_each_run_reports_its_peak_gpu_memory(fake_cuda):
+    log, memory = fake_cuda
+    rises = iter([30, 50, 10])  # MB each call allocates beyond what was there: warm-up, then two repetitions
+
+    def run():
+        log.append("run")
+        memory["peak"] += next(rises) * 2 ** 20
+    timed = timing.measure({"a": run}, repeats=2)
+    assert log == ["run", "sync"] + ["sync", "run", "sync"] * 2
+    assert timed["a"]["peak_gpu_mb"] == 150 and timed["a"]["peak_extra_gpu_mb"] == 50  # the larger repetition
+
+
+def test_on_cuda_the_speed_table_has_the_gpu_memory_columns(fake_cuda):
+    workload = next(w for w in all_workloads("smoke") if w.name == "W5")
+    section = speed.run_workload(workload, ["torch (tutorial)", "torch (tuned)"], repeats=1)
+    assert section.columns[-3:] == ["extra peak RSS (MB)", "peak GPU memory (MB)", "extra peak GPU memory (MB)"]
+    assert [row[-2:] for row in section.rows] == [["100", "0"], ["100", "0"]]
+    assert section.data["device"]["name"] == "a GPU" and "peak GPU memory:" in section.notes[-1]
 
 
 def test_a_part_run_again_replaces_only_its_section(tmp_path):
