@@ -9,7 +9,7 @@ from deepglass.layers.convolutional import (pad_argument, same_padding, standard
 from deepglass.layers.input_spec import InputSpec
 from deepglass.layers.layer import Layer
 from deepglass.layers.rnn import RNN, step_loop
-from deepglass.layers.rnn_cells import _TORCH_ACTIVATIONS, DropoutRNNCell, _rate, _serialize_or_none
+from deepglass.layers.rnn_cells import _TORCH_ACTIVATIONS, DropoutRNNCell, _rate, from_cell, weight_options_config
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CELL_ARGUMENTS = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "activation",
@@ -226,24 +226,10 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
                 "padding": self.padding, "data_format": self.data_format, "dilation_rate": list(self.dilation_rate),
                 "activation": activations.serialize(self.activation),
                 "recurrent_activation": activations.serialize(self.recurrent_activation),
-                "use_bias": self.use_bias, "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "unit_forget_bias": self.unit_forget_bias,
-                "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
-                "recurrent_regularizer": _serialize_or_none(regularizers, self.recurrent_regularizer),
-                "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
-                "kernel_constraint": _serialize_or_none(constraints, self.kernel_constraint),
-                "recurrent_constraint": _serialize_or_none(constraints, self.recurrent_constraint),
-                "bias_constraint": _serialize_or_none(constraints, self.bias_constraint),
-                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed}
+                "use_bias": self.use_bias, "unit_forget_bias": self.unit_forget_bias, **weight_options_config(self)}
 
     def extra_repr(self):
         return f"name={self.name!r}, filters={self.filters}, kernel_size={self.kernel_size}"
-
-
-def _from_cell(name):
-    return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")
 
 
 class ConvLSTM(RNN):
@@ -316,28 +302,28 @@ class ConvLSTM(RNN):
     def extra_repr(self):
         return f"name={self.name!r}, filters={self.filters}, return_sequences={self.return_sequences}"
 
-    filters = _from_cell("filters")
-    kernel_size = _from_cell("kernel_size")
-    strides = _from_cell("strides")
-    padding = _from_cell("padding")
-    data_format = _from_cell("data_format")
-    dilation_rate = _from_cell("dilation_rate")
-    activation = _from_cell("activation")
-    recurrent_activation = _from_cell("recurrent_activation")
-    use_bias = _from_cell("use_bias")
-    kernel_initializer = _from_cell("kernel_initializer")
-    recurrent_initializer = _from_cell("recurrent_initializer")
-    bias_initializer = _from_cell("bias_initializer")
-    unit_forget_bias = _from_cell("unit_forget_bias")
-    kernel_regularizer = _from_cell("kernel_regularizer")
-    recurrent_regularizer = _from_cell("recurrent_regularizer")
-    bias_regularizer = _from_cell("bias_regularizer")
-    kernel_constraint = _from_cell("kernel_constraint")
-    recurrent_constraint = _from_cell("recurrent_constraint")
-    bias_constraint = _from_cell("bias_constraint")
-    dropout = _from_cell("dropout")
-    recurrent_dropout = _from_cell("recurrent_dropout")
-    seed = _from_cell("seed")
+    filters = from_cell("filters")
+    kernel_size = from_cell("kernel_size")
+    strides = from_cell("strides")
+    padding = from_cell("padding")
+    data_format = from_cell("data_format")
+    dilation_rate = from_cell("dilation_rate")
+    activation = from_cell("activation")
+    recurrent_activation = from_cell("recurrent_activation")
+    use_bias = from_cell("use_bias")
+    kernel_initializer = from_cell("kernel_initializer")
+    recurrent_initializer = from_cell("recurrent_initializer")
+    bias_initializer = from_cell("bias_initializer")
+    unit_forget_bias = from_cell("unit_forget_bias")
+    kernel_regularizer = from_cell("kernel_regularizer")
+    recurrent_regularizer = from_cell("recurrent_regularizer")
+    bias_regularizer = from_cell("bias_regularizer")
+    kernel_constraint = from_cell("kernel_constraint")
+    recurrent_constraint = from_cell("recurrent_constraint")
+    bias_constraint = from_cell("bias_constraint")
+    dropout = from_cell("dropout")
+    recurrent_dropout = from_cell("recurrent_dropout")
+    seed = from_cell("seed")
 
 
 _SHARED_DOC = """

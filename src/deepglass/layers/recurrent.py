@@ -7,7 +7,7 @@ from deepglass import regularizers
 from deepglass.layers.input_spec import InputSpec
 from deepglass.layers.legacy import rename_legacy_kwargs
 from deepglass.layers.rnn import RNN
-from deepglass.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
+from deepglass.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, from_cell
 from deepglass.layers.rnn_fused import run_fused
 
 _RNN_ARGUMENTS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")
@@ -18,10 +18,6 @@ _LEGACY = {"output_dim": "units", "init": "kernel_initializer", "inner_init": "r
            "U_constraint": "recurrent_constraint", "b_constraint": "bias_constraint", "dropout_W": "dropout",
            "dropout_U": "recurrent_dropout"}
 _GATED_LEGACY = {**_LEGACY, "inner_activation": "recurrent_activation"}
-
-
-def _from_cell(name):
-    return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")
 
 
 class _CellRNN(RNN):
@@ -97,20 +93,20 @@ class _CellRNN(RNN):
     def extra_repr(self):
         return f"name={self.name!r}, units={self.units}, return_sequences={self.return_sequences}"
 
-    units = _from_cell("units")
-    activation = _from_cell("activation")
-    use_bias = _from_cell("use_bias")
-    kernel_initializer = _from_cell("kernel_initializer")
-    recurrent_initializer = _from_cell("recurrent_initializer")
-    bias_initializer = _from_cell("bias_initializer")
-    kernel_regularizer = _from_cell("kernel_regularizer")
-    recurrent_regularizer = _from_cell("recurrent_regularizer")
-    bias_regularizer = _from_cell("bias_regularizer")
-    kernel_constraint = _from_cell("kernel_constraint")
-    recurrent_constraint = _from_cell("recurrent_constraint")
-    bias_constraint = _from_cell("bias_constraint")
-    dropout = _from_cell("dropout")
-    recurrent_dropout = _from_cell("recurrent_dropout")
+    units = from_cell("units")
+    activation = from_cell("activation")
+    use_bias = from_cell("use_bias")
+    kernel_initializer = from_cell("kernel_initializer")
+    recurrent_initializer = from_cell("recurrent_initializer")
+    bias_initializer = from_cell("bias_initializer")
+    kernel_regularizer = from_cell("kernel_regularizer")
+    recurrent_regularizer = from_cell("recurrent_regularizer")
+    bias_regularizer = from_cell("bias_regularizer")
+    kernel_constraint = from_cell("kernel_constraint")
+    recurrent_constraint = from_cell("recurrent_constraint")
+    bias_constraint = from_cell("bias_constraint")
+    dropout = from_cell("dropout")
+    recurrent_dropout = from_cell("recurrent_dropout")
 
 
 def _gates_ok(cell):
@@ -190,8 +186,8 @@ class LSTM(_CellRNN):
             return None
         return (torch._VF.lstm, *self._torch_params())
 
-    recurrent_activation = _from_cell("recurrent_activation")
-    unit_forget_bias = _from_cell("unit_forget_bias")
+    recurrent_activation = from_cell("recurrent_activation")
+    unit_forget_bias = from_cell("unit_forget_bias")
 
 
 def _torch_gate_order(weight, units):
@@ -241,5 +237,5 @@ class GRU(_CellRNN):
             params += [_torch_gate_order(cell.bias[0], u), _torch_gate_order(cell.bias[1], u)]
         return torch._VF.gru, params, cell.use_bias
 
-    recurrent_activation = _from_cell("recurrent_activation")
-    reset_after = _from_cell("reset_after")
+    recurrent_activation = from_cell("recurrent_activation")
+    reset_after = from_cell("reset_after")

@@ -18,6 +18,26 @@ def _serialize_or_none(module, obj):
     return None if obj is None else module.serialize(obj)
 
 
+def weight_options_config(cell):
+    """The config entries every recurrent cell shares: its weights' initializers, regularizers and constraints,
+    and its dropout rates."""
+    return {"kernel_initializer": initializers.serialize(cell.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(cell.recurrent_initializer),
+            "bias_initializer": initializers.serialize(cell.bias_initializer),
+            "kernel_regularizer": _serialize_or_none(regularizers, cell.kernel_regularizer),
+            "recurrent_regularizer": _serialize_or_none(regularizers, cell.recurrent_regularizer),
+            "bias_regularizer": _serialize_or_none(regularizers, cell.bias_regularizer),
+            "kernel_constraint": _serialize_or_none(constraints, cell.kernel_constraint),
+            "recurrent_constraint": _serialize_or_none(constraints, cell.recurrent_constraint),
+            "bias_constraint": _serialize_or_none(constraints, cell.bias_constraint),
+            "dropout": cell.dropout, "recurrent_dropout": cell.recurrent_dropout, "seed": cell.seed}
+
+
+def from_cell(name):
+    """A property of a recurrent layer that reads its cell's `name`."""
+    return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")
+
+
 def _rate(value, name):
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise ValueError(f"Received an invalid value for `{name}`, expected a float in [0, 1]. Received: "
@@ -171,17 +191,7 @@ class RecurrentCell(DropoutRNNCell, Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
-                "recurrent_regularizer": _serialize_or_none(regularizers, self.recurrent_regularizer),
-                "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
-                "kernel_constraint": _serialize_or_none(constraints, self.kernel_constraint),
-                "recurrent_constraint": _serialize_or_none(constraints, self.recurrent_constraint),
-                "bias_constraint": _serialize_or_none(constraints, self.bias_constraint),
-                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed}
+                "use_bias": self.use_bias, **weight_options_config(self)}
 
     def extra_repr(self):
         return f"name={self.name!r}, units={self.units}"
