@@ -31,11 +31,16 @@ def torch_optimizer(workload, parameters, **options):
                            momentum=arguments.get("momentum", 0.0), **options)
 
 
-def deepglass_defaults(workload):
+def deepglass_defaults(workload, jit_compile="auto"):
     import deepglass
     model = keras_model(deepglass, workload)
-    model.compile(optimizer=keras_optimizer(deepglass, workload), loss=workload.loss)
+    model.compile(optimizer=keras_optimizer(deepglass, workload), loss=workload.loss, jit_compile=jit_compile)
     return lambda: model.fit(workload.x, workload.y, batch_size=workload.batch_size, epochs=1, verbose=0)
+
+
+def deepglass_jit(workload):
+    """deepglass with `compile(..., jit_compile=True)`: torch.compile; its first (warm-up) epoch compiles."""
+    return deepglass_defaults(workload, jit_compile=True)
 
 
 def torch_tutorial(workload):
@@ -155,8 +160,9 @@ def tensor_dataset(workload):
                                           torch.from_numpy(workload.y))
 
 
-CONTENDERS = {"deepglass": deepglass_defaults, "torch (tutorial)": torch_tutorial, "torch (tuned)": torch_tuned,
-              "keras 3": keras3, "lightning": lightning}
+CONTENDERS = {"deepglass": deepglass_defaults, "deepglass (jit_compile)": deepglass_jit,
+              "torch (tutorial)": torch_tutorial, "torch (tuned)": torch_tuned, "keras 3": keras3,
+              "lightning": lightning}
 BASELINE = "torch (tutorial)"
 PACKAGES = {"keras 3": "keras", "lightning": "lightning"}  # the optional contenders (`pip install -e ".[bench]"`)
 

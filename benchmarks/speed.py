@@ -25,7 +25,7 @@ def run_workload(workload, names, repeats):
         seconds = statistics.median(result["seconds"])
         data[name] = {f"ms_per_{unit}": 1000 * seconds / batches, "samples_per_s": len(workload.x) / seconds,
                       "baseline": baseline_of[name], **{k: v for k, v in result.items() if k.startswith("peak_")},
-                      "seconds": result["seconds"]}
+                      "seconds": result["seconds"], "warmup_seconds": result.get("warmup_seconds")}
     for name, row in data.items():
         baseline = data.get(row["baseline"])
         row["ratio"] = row[f"ms_per_{unit}"] / baseline[f"ms_per_{unit}"] if baseline else None
@@ -34,6 +34,10 @@ def run_workload(workload, names, repeats):
                     + [f"{row[key]:.0f}" for key in memory])
     columns = ["contender", f"ms/{unit}", "samples/s", f"vs {versus}"] + [MEMORY[key] for key in memory]
     notes = [f"data: {workload.source}, {len(workload.x)} samples"] + notes
+    if "deepglass (jit_compile)" in data:
+        warmup = data["deepglass (jit_compile)"]["warmup_seconds"]
+        notes.append(f"deepglass (jit_compile): its warm-up epoch, torch.compile's compilation included, took "
+                     f"{warmup:.1f} s (not in the table, which times the epochs after it)")
     if devices.is_cuda():
         notes.append(GPU_NOTE)
     return Section(workload.name, f"{workload.name}: {workload.description}", columns, rows,

@@ -29,15 +29,20 @@ def status_mb(field, pid="self"):
 
 def measure(runs, repeats, warmup=1):
     """Time each of `runs` ({name: function}) `repeats` times, interleaved (the order rotates each repetition),
-    after `warmup` calls of each. Returns {name: {"seconds": [...], "peak_extra_rss_mb": MB}}; on CUDA also
+    after `warmup` calls of each. Returns {name: {"seconds": [...], "warmup_seconds": s, "peak_extra_rss_mb": MB}}
+    (`warmup_seconds`: the first call, which pays one-time costs such as torch.compile's); on CUDA also
     "peak_gpu_mb" (torch's allocator peak during the run) and "peak_extra_gpu_mb" (its rise over what was allocated
     when the run began), each the largest of the repetitions."""
     names = list(runs)
-    for _ in range(warmup):
-        for name in names:
-            runs[name]()
-    devices.synchronize()
     timed = {name: {"seconds": [], "peak_extra_rss_mb": 0.0} for name in names}
+    for index in range(warmup):
+        for name in names:
+            devices.synchronize()
+            start = time.perf_counter()
+            runs[name]()
+            devices.synchronize()
+            if index == 0:
+                timed[name]["warmup_seconds"] = time.perf_counter() - start
     for repeat in range(repeats):
         shift = repeat % len(names)
         for name in names[shift:] + names[:shift]:
