@@ -4,8 +4,8 @@ Every contender runs every workload in this one process, on one device (CUDA whe
 says otherwise), interleaved (the order rotates each repetition), after a warm-up epoch; the tables give the median
 time per training step (or inference batch), samples per second, the ratio to the tutorial-style PyTorch loop, how
 far resident memory rose during a contender's run and, on CUDA, its peak GPU memory. Besides the workloads: time to
-accuracy (W7, only when named), data feeding (F1-F3) and import time. Results merge into results.json and
-RESULTS.md in --out: a part run again replaces its own section only.
+accuracy (W7, only when named), data feeding (F1-F3), Monitor's overhead (I1) and import time. Results merge into
+results.json and RESULTS.md in --out: a part run again replaces its own section only.
 """
 import argparse
 import os
@@ -15,10 +15,10 @@ import time
 
 import torch
 
-from benchmarks import accuracy, contenders, devices, feeding, report, speed, startup
+from benchmarks import accuracy, contenders, devices, feeding, monitoring, report, speed, startup
 from benchmarks.workloads import all_workloads
 
-PARTS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "F1", "F2", "F3", "import")
+PARTS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "F1", "F2", "F3", "I1", "import")
 DEFAULT = tuple(part for part in PARTS if part != "W7")  # W7 takes minutes per contender: it runs when named
 GROUPS = {"all": PARTS, "default": DEFAULT, "feed": ("F1", "F2", "F3")}
 
@@ -98,6 +98,8 @@ def run_part(part, args, names, workloads):
         return feeding.loader_speed(workloads["W2"], args.repeats)
     if part == "F3":
         return feeding.memmap_rss(args.memmap_gib, args.memmap_dir)
+    if part == "I1":
+        return monitoring.monitor_overhead(workloads["W2"], args.repeats)
     if part == "import":
         return startup.run(args.import_runs)
     return speed.run_workload(workloads[part], names, args.repeats)
