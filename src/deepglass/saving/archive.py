@@ -24,17 +24,37 @@ _CHUNK = 1 << 20
 _LOCAL_SIGNATURE, _END_SIGNATURE, _END_RECORD_SIZE = b"PK\x03\x04", b"PK\x05\x06", 22
 
 
+class _ArchiveFile(zipfile.ZipFile):
+    """A ZipFile on a file it owns: the file is opened once, so that a save replacing it meanwhile cannot show the
+    checks one version and the reads another."""
+
+    def __init__(self, file):
+        self._file = file
+        super().__init__(file, "r")
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            self._file.close()
+
+
 def open_archive(path):
     """The validated `zipfile.ZipFile` of `path`, or a SavedFileError saying what is wrong."""
     label = str(path)
-    size = os.path.getsize(path)
+    file = open(path, "rb")
     try:
-        archive = zipfile.ZipFile(path, "r")
+        size = os.fstat(file.fileno()).st_size
+        archive = _ArchiveFile(file)
     except zipfile.BadZipFile as error:
+        file.close()
         raise SavedFileError(label, f"it is not a complete zip archive ({error}); a .keras file is a zip archive. "
                                     "The file is truncated, corrupt, or of another format.") from None
+    except BaseException:
+        file.close()
+        raise
     try:
-        _check_layout(path, archive, size, label)
+        _check_layout(file, archive, size, label)
         _check_members(archive, size, label)
     except BaseException:
         archive.close()
@@ -42,13 +62,13 @@ def open_archive(path):
     return archive
 
 
-def _check_layout(path, archive, size, label):
+def _check_layout(file, archive, size, label):
     """The zip must fill the file: its first local header at byte 0, its end record (and comment) the last bytes."""
     end_record = _END_RECORD_SIZE + len(archive.comment)
-    with open(path, "rb") as file:
-        head = file.read(4)
-        file.seek(max(size - end_record, 0))
-        tail = file.read(4)
+    file.seek(0)
+    head = file.read(4)
+    file.seek(max(size - end_record, 0))
+    tail = file.read(4)
     first = min((info.header_offset for info in archive.infolist()), default=0)
     if tail != _END_SIGNATURE or (archive.infolist() and (head != _LOCAL_SIGNATURE or first != 0)):
         raise SavedFileError(label, "it holds other data before or after its zip archive (a polyglot: a zip joined "
