@@ -13,6 +13,6 @@ import deepglass  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def fresh_session():
-    deepglass.clear_session()
+    deepglass.clear_session(free_memory=False)  # a garbage collection before every test would cost minutes
     deepglass.config.set_random_seed(0)
     yield

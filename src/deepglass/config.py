@@ -6,6 +6,8 @@ import threading
 import numpy as np
 import torch
 
+from deepglass import naming
+
 _FORMATS = ("channels_last", "channels_first")
 _settings = {
     "floatx": "float32",
@@ -93,6 +95,11 @@ _thread_safe_mode = threading.local()  # a `SafeModeScope`'s setting, for the th
 def enable_unsafe_deserialization():
     """Allow loading configs that carry Python code (Lambda layers). Only do this for files you wrote yourself."""
     _safe_mode[0] = False
+
+
+@naming.on_clear_session
+def _forget_unsafe_deserialization():
+    _safe_mode[0] = True
 
 
 def in_safe_mode():

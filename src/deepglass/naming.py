@@ -1,7 +1,9 @@
 """Names: string look-ups with helpful errors, snake_case, and unique auto names (`dense`, `dense_1`)."""
 import collections
 import difflib
+import gc
 import re
+import sys
 
 _name_counts = collections.Counter()
 
@@ -30,6 +32,39 @@ def unique_name(base):
     return base if count == 0 else f"{base}_{count}"
 
 
-def clear_session():
-    """Forget the names handed out so far, so the next Dense is called `dense` again."""
+_session_resets = []
+
+
+def on_clear_session(reset):
+    """Have `clear_session` call `reset()`, which puts one piece of global state back to its default (the modules
+    that keep such state register here, so that this module imports none of them). Returns `reset`."""
+    _session_resets.append(reset)
+    return reset
+
+
+def clear_session(free_memory=True):
+    """Reset the global state deepglass keeps, as Keras's `clear_session` does.
+
+    What Keras resets, deepglass resets too: the automatic names (the next Dense is called `dense` again), the
+    global dtype policy (back to `floatx()`'s; `set_floatx` itself stays), the distribution (as in a fresh process:
+    `DataParallel()` again by itself under torchrun), `enable_unsafe_deserialization()` (safe mode is on again) and
+    torch.compile's caches. The float type, epsilon, image data format, device and random generators stay.
+
+    Arguments:
+        free_memory: run Python's garbage collector, so that models no longer referenced free their memory now
+            (it takes a noticeable fraction of a second: pass False in a short loop).
+
+    Example:
+    >>> deepglass.mixed_precision.set_global_policy("mixed_float16")
+    >>> deepglass.clear_session()
+    >>> deepglass.mixed_precision.global_policy()
+    <DTypePolicy "float32">
+    """
     _name_counts.clear()
+    for reset in _session_resets:
+        reset()
+    dynamo = sys.modules.get("torch._dynamo")
+    if dynamo is not None:  # only torch.compile loads it: without it there is nothing compiled to forget
+        dynamo.reset()
+    if free_memory:
+        gc.collect()

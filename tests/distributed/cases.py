@@ -34,6 +34,27 @@ def model(seed=1):
     return built
 
 
+def mixed_float16_model(initial_scale=2.0 ** 20):
+    """`model()` built under mixed_float16 and compiled with a LossScaleOptimizer whose first scale is so high that
+    the first steps' float16 gradients overflow: training skips them and lowers the scale, then updates."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        built = model()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(1e-2), initial_scale=initial_scale)
+    built.compile(optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return built
+
+
+def fit_mixed_float16():
+    """mixed_float16 training on arrays with sample weights; returns the model and its history."""
+    x, y, sample_weight = arrays()
+    trained = mixed_float16_model()
+    history = trained.fit(x, y, sample_weight=sample_weight, batch_size=BATCH, epochs=EPOCHS, verbose=0)
+    return trained, history.history
+
+
 def fit_arrays(callbacks=()):
     """Arrays with sample weights, shuffled, with validation; returns the model, history, evaluation, predictions."""
     x, y, sample_weight = arrays()

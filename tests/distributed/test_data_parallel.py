@@ -118,6 +118,19 @@ def test_saved_model_loads_and_equals_the_single_process_one(equivalence, single
     assert _max_difference(checkpoint.get_weights(), alone.get_weights()) < TOLERANCE
 
 
+@pytest.mark.filterwarnings("ignore:The dtype policy computes in float16")  # emulated float16 on this CPU
+def test_mixed_float16_processes_scale_the_loss_and_skip_the_same_steps(together):
+    """Both processes scale their losses, skip the same overflowing steps (the scale falls from 2^20) and reach the
+    weights of one process, to float16's precision: each process rounds its own share's float16 products (measured:
+    5e-5 in the weights, 1e-5 relative in the losses)."""
+    _, ((found0, rank0), (found1, rank1)) = _run(together, "mixed_precision")
+    model, history = cases.fit_mixed_float16()
+    assert _max_difference(_weights(rank0, "mixed"), _weights(rank1, "mixed")) == 0
+    assert found0["scale"] == found1["scale"] == float(model.optimizer.dynamic_scale) < 2.0 ** 20
+    assert _max_difference(_weights(rank0, "mixed"), model.get_weights()) < 1e-3
+    np.testing.assert_allclose(found0["history"]["loss"], history["loss"], rtol=1e-4)
+
+
 @pytest.fixture(scope="module")
 def coverage(together):
     return _run(together, "coverage")

@@ -1,4 +1,6 @@
 """The distribution API in one process: launcher variables, DataParallel's checks, sharding arithmetic, loss scaling."""
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from deepglass.distribution import distribution_lib, sharding, training_run
 from deepglass.distribution.launcher import LaunchEnvironment
 from deepglass.training.array_data import ArrayData
 from tests.distributed import cases
+from tests.distributed.launching import free_port
 
 TORCHRUN = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
             "MASTER_PORT": "29500", "TORCHELASTIC_RESTART_COUNT": "1", "TORCHELASTIC_USE_AGENT_STORE": "True"}
@@ -81,6 +84,43 @@ def test_one_process_with_data_parallel_trains_as_without_it():
     assert keras.distribution.distribution() is None
     for a, b in zip(plain.get_weights(), parallel.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@contextlib.contextmanager
+def distributed_data_parallel_in_one_process(monkeypatch):
+    """fit in this process takes the multi-process path (sharding, DistributedDataParallel, summed metrics) through
+    a gloo process group of one process, where a run of one process otherwise trains without it; yields the list of
+    the ParallelRuns made."""
+    runs = []
+
+    def begin(model):
+        runs.append(training_run.ParallelRun(keras.distribution.DataParallel(), model))
+        return runs[-1]
+
+    torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1)
+    monkeypatch.setattr(training_run, "begin", begin)
+    try:
+        yield runs
+    finally:
+        monkeypatch.undo()
+        torch.distributed.destroy_process_group()
+
+
+@pytest.mark.filterwarnings("ignore:The dtype policy computes in float16")  # emulated float16 on this CPU
+def test_mixed_float16_steps_through_distributed_data_parallel_as_in_one_process(monkeypatch):
+    """The multi-process step scales the loss and skips non-finite steps as fit's own step does. The first steps
+    overflow in float16 and are skipped (the scale falls from 2^20), the later ones update; without loss scaling
+    each update would be divided by the scale and barely move the weights."""
+    plain, plain_history = cases.fit_mixed_float16()
+    initial = cases.mixed_float16_model().get_weights()
+    with distributed_data_parallel_in_one_process(monkeypatch) as runs:
+        parallel, parallel_history = cases.fit_mixed_float16()
+    assert len(runs) == 1
+    assert float(parallel.optimizer.dynamic_scale) == float(plain.optimizer.dynamic_scale) < 2.0 ** 20
+    assert parallel_history == plain_history
+    for found, expected, start in zip(parallel.get_weights(), plain.get_weights(), initial):
+        np.testing.assert_array_equal(found, expected)
+        assert np.abs(found - start).max() > 0.05
 
 
 def test_devices_must_match_the_processes_on_the_machine():

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -19,11 +20,13 @@ from tests.distributed import cases
 
 
 def main(scenario, out_dir):
-    """Run `scenario` ("together": Keras's initialize, then equivalence, coverage and bad_input in one launch)."""
+    """Run `scenario` ("together": Keras's initialize, then equivalence, coverage, mixed_precision and bad_input in
+    one launch)."""
     rank = int(os.environ["RANK"])
     if scenario == "together":
         keras_initialize(rank)
-    for name in ("equivalence", "coverage", "bad_input") if scenario == "together" else (scenario,):
+    together = ("equivalence", "coverage", "mixed_precision", "bad_input")
+    for name in together if scenario == "together" else (scenario,):
         results, arrays = SCENARIOS[name](rank, out_dir)
         with open(os.path.join(out_dir, f"{name}.{rank}.json"), "w") as file:
             json.dump(results, file)
@@ -105,6 +108,13 @@ class _StopOnRankZero(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def mixed_precision(rank, out_dir):
+    """mixed_float16 with a LossScaleOptimizer whose first steps overflow and are skipped on both processes."""
+    warnings.filterwarnings("ignore", "The dtype policy computes in float16")  # emulated float16 on a CPU
+    model, history = cases.fit_mixed_float16()
+    return {"history": history, "scale": float(model.optimizer.dynamic_scale)}, weights(model, "mixed")
+
+
 def bad_input(rank, out_dir):
     """Mistakes that must fail before training, with the same error on every process (so the run goes on)."""
     x, y, _ = cases.arrays()
@@ -154,8 +164,8 @@ def world_mismatch(rank, out_dir):
     return {}, {}
 
 
-SCENARIOS = {"equivalence": equivalence, "coverage": coverage, "bad_input": bad_input, "elastic": elastic,
-             "world_mismatch": world_mismatch}
+SCENARIOS = {"equivalence": equivalence, "coverage": coverage, "mixed_precision": mixed_precision,
+             "bad_input": bad_input, "elastic": elastic, "world_mismatch": world_mismatch}
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])

@@ -162,3 +162,33 @@ def test_the_plot_marks_the_suggestion_on_a_log_axis(tmp_path):
     assert axis.collections[0].get_label() == f"suggestion {result.suggestion:.2g} (lowest loss / 10)"
     lowest = int(np.argmin(result.losses))
     np.testing.assert_allclose(axis.collections[1].get_offsets()[0], [result.lrs[lowest], result.losses[lowest]])
+
+
+@pytest.mark.filterwarnings("ignore:The dtype policy computes in float16")  # emulated float16 on this CPU
+def test_mixed_float16_scales_the_loss_and_sweeps_the_inner_optimizers_rate():
+    """Under mixed_float16 the sweep drives the rate of the optimizer a LossScaleOptimizer wraps and scales the loss
+    as fit does, so that it follows the float32 sweep to float16's precision (unscaled, every update would be divided
+    by the scale); the optimizer, its loss scale included, is restored afterwards."""
+    reference, x, y, diverging = linear_regression()
+    deepglass.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model, _, _, _ = linear_regression()
+    finally:
+        deepglass.mixed_precision.set_global_policy("float32")
+    model.set_weights(reference.get_weights())
+    scaled = deepglass.optimizers.LossScaleOptimizer(deepglass.optimizers.SGD(0.01), initial_scale=256.0)
+    model.compile(optimizer=scaled, loss="mse")
+    arguments = {"start_lr": 1e-4, "end_lr": 10, "num_steps": 100, "batch_size": 64}
+    expected, result = lr_find(reference, x, y, **arguments), lr_find(model, x, y, **arguments)
+    stable = int(np.searchsorted(expected.lrs, diverging))  # past it, rounding errors grow at their own pace
+    np.testing.assert_allclose(result.raw_losses[:stable], expected.raw_losses[:stable], rtol=5e-3)  # measured 1e-3
+    assert diverging < result.lrs[-1] < 10 and 1e-2 * diverging < result.suggestion < diverging
+    optimizer = model.optimizer
+    assert not optimizer.built and optimizer.iterations == 0 and optimizer.learning_rate == 0.01
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    before = [t.clone() for t in (*model.parameters(), optimizer.dynamic_scale, optimizer.step_counter)]
+    iterations = optimizer.iterations
+    lr_find(model, x, y, **arguments)  # it diverges: non-finite gradients lower the scale on the way
+    after = [*model.parameters(), optimizer.dynamic_scale, optimizer.step_counter]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+    assert optimizer.iterations == iterations and optimizer.inner_optimizer.learning_rate == 0.01

@@ -8,10 +8,9 @@ import contextlib
 
 import torch
 
-from deepglass import config
+from deepglass import config, naming
 from deepglass.distribution import process_group
 from deepglass.distribution.launcher import LaunchEnvironment
-from deepglass.naming import lookup
 
 _BACKENDS = {"nccl": "nccl", "gloo": "gloo"}
 _current = {"distribution": None, "automatic": False}
@@ -28,7 +27,7 @@ def list_devices(device_type=None):
     ['cpu:0']
     """
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    kind = lookup("device type", device_type, {"gpu": "gpu", "cpu": "cpu"}) if device_type else \
+    kind = naming.lookup("device type", device_type, {"gpu": "gpu", "cpu": "cpu"}) if device_type else \
         ("gpu" if gpus else "cpu")
     return [f"gpu:{index}" for index in range(gpus)] if kind == "gpu" else ["cpu:0"]
 
@@ -83,7 +82,7 @@ def _default_device(environment):
 def _backend(backend, device):
     if backend is None:
         return "nccl" if device.type == "cuda" else "gloo"
-    return lookup("distributed backend", backend, _BACKENDS)
+    return naming.lookup("distributed backend", backend, _BACKENDS)
 
 
 def _parse_device(device):
@@ -231,6 +230,12 @@ def distribution():
         if _environment().world_size > 1:
             _current["distribution"] = DataParallel()
     return _current["distribution"]
+
+
+@naming.on_clear_session
+def _forget_distribution():
+    """As in a fresh process: none chosen yet (`distribution()` decides again)."""
+    _current.update(distribution=None, automatic=False)
 
 
 def set_distribution(value):

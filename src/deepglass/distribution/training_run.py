@@ -2,9 +2,11 @@
 
 The model stays the user's object; for training, `DistributedDataParallel` wraps it and averages the gradients.
 Each process's loss is scaled by its sharded data's `loss_scale`, so that the averaged gradient is exactly the
-gradient of the global batch, even when the processes' shares differ in size. Metrics are summed over the
-processes whenever the fit loop reads them at an epoch's end (batch-level logs stay each process's own, as
-reading them is never synchronised between processes).
+gradient of the global batch, even when the processes' shares differ in size. The update is the model's own
+(`Trainer._minimize`): under `mixed_float16` its LossScaleOptimizer multiplies the loss by the loss scale before the
+backward pass, and as every process unscales the same averaged gradients, they all skip the same steps. Metrics are
+summed over the processes whenever the fit loop reads them at an epoch's end (batch-level logs stay each process's
+own, as reading them is never synchronised between processes).
 """
 import gc
 
@@ -67,26 +69,19 @@ class ParallelRun:
     def train_step(self, x, y, sample_weight, call_kwargs):
         """The fit loop's train step, on this process's share of a global batch."""
         model, scale = self.model, self.train_data.loss_scale
-        y_pred = self.wrapped(x, **call_kwargs)
+        y_pred = model._loss_outputs(self.wrapped(x, **call_kwargs))
         if scale == 0.0:  # no samples here: only the weight penalties, which every process adds to the average
-            self._apply(sum(t.sum() for t in tree.flatten(y_pred)) * 0.0 + _weight_penalties(model))
+            model._minimize(sum(t.sum() for t in tree.flatten(y_pred)) * 0.0 + _weight_penalties(model))
             return
         y = model._targets(y)
         loss, parts = model._compiled_loss(y, y_pred, sample_weight)
         total = model._add_penalties(loss)
         model._step_loss = total.detach()
         # The batch-dependent terms (data loss, layer losses) weigh this share's part of the global batch; weight
-        # penalties are the same on every process and are averaged as they are.
-        self._apply(total if scale == 1.0 else total + (loss + _layer_losses(model)) * (scale - 1.0))
+        # penalties are the same on every process and are averaged as they are. The update is fit's own (loss
+        # scaling included); the wrapper's hooks average the gradients during its backward pass.
+        model._minimize(total if scale == 1.0 else total + (loss + _layer_losses(model)) * (scale - 1.0))
         model._update_metrics(total, parts, y, y_pred, sample_weight)
-
-    def _apply(self, loss):
-        optimizer = self.model.optimizer
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if self.model._constrained:
-            self.model.apply_constraints()
 
     # ------------------------------------------------------------------------------------------------------ metrics
     @torch.no_grad()

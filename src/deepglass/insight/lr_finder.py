@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from deepglass.insight.plots import BLUE, GREY, VERMILION, _finish, _pyplot
+from deepglass.mixed_precision import autocast as mixed_autocast
 from deepglass.training.compile_utils import flatten_targets
 from deepglass.training import rng_state
 from deepglass.training.data_adapters import adapt, is_array_data
@@ -136,7 +137,9 @@ def lr_find(model, x, y=None, start_lr=1e-7, end_lr=10.0, num_steps=100, batch_s
     Step `i` uses `lr_i = start_lr * (end_lr / start_lr) ** (i / (num_steps - 1))`; the smoothed loss is the
     bias-corrected moving average `a_i = smooth * a_(i-1) + (1 - smooth) * loss_i`, divided by `1 - smooth ** (i+1)`.
     It uses the model's compiled optimizer and loss (with the regularisation penalties, as `fit` does), with the
-    batches shuffled. Afterwards the model is exactly as before: its weights and buffers, the optimizer's state
+    batches shuffled; each step is `fit`'s update, so that with a `LossScaleOptimizer` (mixed_float16) the loss is
+    scaled and steps with overflowing gradients are skipped, and the rate swept is that of the optimizer it wraps.
+    Afterwards the model is exactly as before: its weights and buffers, the optimizer's state
     (moments, step count, learning rate or schedule; unbuilt if it was), gradients, layer modes and the random
     number generators are restored, so that a following `fit` gives the same result as without the test (a model
     whose weights are not created yet is built first, as `fit` would build it). Each step reads its loss back from
@@ -167,9 +170,10 @@ def lr_find(model, x, y=None, start_lr=1e-7, end_lr=10.0, num_steps=100, batch_s
     data = adapt(x, y, None, batch_size if is_array_data(x) else None, shuffle=True, device=device)
     if data.first_batch()[1] is None:
         raise ValueError("lr_find needs targets y for the loss; got none.")
-    model._checked_forward(data.first_batch()[0])  # builds what is still lazy, before the weights are saved
+    outputs = model._checked_forward(data.first_batch()[0])  # builds what is still lazy, before the weights are saved
     lrs = [start_lr * (end_lr / start_lr) ** (i / (num_steps - 1)) for i in range(num_steps)]
     with _Restored(model, device):
+        model._half_outputs = mixed_autocast.has_half(outputs)  # mixed precision: a float32 loss, as in fit
         raw = _run(model, data, lrs, smooth, diverge)
     smoothed = _smoothed(raw, smooth)
     return LRFinderResult(lrs[:len(raw)], smoothed, raw)
@@ -200,21 +204,18 @@ def _run(model, data, lrs, smooth, diverge):
     optimizer = model.optimizer
     if not optimizer.built:
         optimizer.build(model._named_trainable_weights())
-    optimizer._legacy = {}  # the rate must be exactly lrs[i]: no Keras 2 time decay on top
+    rated = _rated(optimizer)
+    rated._legacy = {}  # the rate must be exactly lrs[i]: no Keras 2 time decay on top
     model._collect_step_extras()
     call_kwargs = model._mode_kwargs(True)
     model.train(True)
     raw, average, best = [], 0.0, math.inf
     for step, (lr, (xb, yb, swb)) in enumerate(zip(lrs, data.batches(len(lrs)))):
-        optimizer._set_learning_rate(lr)
-        y_pred = model(xb, **call_kwargs)
+        rated._set_learning_rate(lr)
+        y_pred = model._loss_outputs(model(xb, **call_kwargs))
         loss, _ = model._compiled_loss(_targets(model, yb, y_pred), y_pred, swb)
         loss = model._add_penalties(loss)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if model._constrained:
-            model.apply_constraints()
+        model._minimize(loss)  # fit's update: with a LossScaleOptimizer, scaled, and skipped if not finite
         value = float(loss.detach())  # needed now: the test stops as soon as the loss diverges
         raw.append(value)
         average = smooth * average + (1 - smooth) * value
@@ -223,6 +224,11 @@ def _run(model, data, lrs, smooth, diverge):
             break
         best = min(best, smoothed)
     return raw
+
+
+def _rated(optimizer):
+    """The optimizer whose learning rate an update applies: a LossScaleOptimizer's inner one."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
 
 
 def _targets(model, y, y_pred):
@@ -246,7 +252,8 @@ def _json_numbers(values):
 
 class _Restored:
     """Everything `lr_find` changes, put back on exit: weights and buffers, gradients, layer modes, the optimizer
-    (its attributes and torch's state), the model's step bookkeeping and the random number generators."""
+    (its attributes, its tensors such as a LossScaleOptimizer's scale, torch's state, and the same for the optimizer
+    a LossScaleOptimizer wraps), the model's step bookkeeping and the random number generators."""
 
     def __init__(self, model, device):
         self.model, self.device = model, device
@@ -257,10 +264,8 @@ class _Restored:
         self.grads = [(p, None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
         self.modes = [(module, module.training) for module in model.modules()]
         self.model_attributes = dict(model.__dict__)
-        self.optimizer_attributes = dict(optimizer.__dict__)
+        self.optimizers = [_OptimizerState(o) for o in dict.fromkeys((optimizer, _rated(optimizer)))]
         self.torch_state = copy.deepcopy(optimizer.torch_optimizer.state_dict()) if optimizer.built else None
-        self.extra_state = [[t.detach().clone() for t in group or ()]
-                            for group in (optimizer._ema, optimizer._accumulators)]
         self.rng = rng_state.capture(model)
 
     def __exit__(self, *exc):
@@ -272,14 +277,32 @@ class _Restored:
             parameter.grad = grad
         for module, mode in self.modes:
             module.training = mode
-        optimizer.__dict__.clear()
-        optimizer.__dict__.update(self.optimizer_attributes)
+        for saved in self.optimizers:
+            saved.restore()
         if self.torch_state is not None:
             optimizer.torch_optimizer.load_state_dict(self.torch_state)
-        for mine, saved in zip((optimizer._ema, optimizer._accumulators), self.extra_state):
-            if mine is not None:
-                torch._foreach_copy_(mine, saved)
         for name in set(model.__dict__) - set(self.model_attributes):
             del model.__dict__[name]  # bookkeeping the steps added (e.g. the penalties in use)
         model.__dict__.update(self.model_attributes)
         return False
+
+
+class _OptimizerState:
+    """One optimizer's attributes, and the values of the tensors it updates in place (its own, such as a loss scale,
+    and its moving averages and gradient sums)."""
+
+    def __init__(self, optimizer):
+        self.optimizer, self.attributes = optimizer, dict(optimizer.__dict__)
+        self.tensors = [(t, t.detach().clone()) for t in self._tensors()]
+
+    def _tensors(self):
+        optimizer = self.optimizer
+        own = [value for value in optimizer.__dict__.values() if isinstance(value, torch.Tensor)]
+        return own + [t for group in (optimizer._ema, optimizer._accumulators) for t in group or ()]
+
+    @torch.no_grad()
+    def restore(self):
+        self.optimizer.__dict__.clear()
+        self.optimizer.__dict__.update(self.attributes)
+        for tensor, value in self.tensors:
+            tensor.copy_(value)

@@ -6,8 +6,8 @@ import warnings
 import torch.nn.functional as F
 
 from deepglass.layers.convolutional import (
-    BaseConv, _keras1_positional, _user_stacklevel, channels_innermost, check_rank, layout, spatial_shape,
-    standardize_padding,
+    BaseConv, _keras1_positional, _user_stacklevel, check_rank, layout, spatial_shape, standardize_padding,
+    store_kernel,
 )
 from deepglass.layers.input_spec import _describe
 
@@ -92,8 +92,7 @@ class BaseConvTranspose(BaseConv):
         self.add_weight(self.kernel_size + (self.filters, channels), self.kernel_initializer,
                         regularizer=self.kernel_regularizer, constraint=self.kernel_constraint, name="kernel",
                         layout=(rank + 1, rank) + tuple(range(rank)))
-        if self._channels_last:
-            channels_innermost(self.kernel)
+        store_kernel(self.kernel, self._channels_last)
         self._add_bias(self.filters)
 
     def _check_input(self, shape):

@@ -6,6 +6,7 @@ import numbers
 import sys
 import warnings
 
+import torch
 import torch.nn.functional as F
 
 from deepglass import activations, config, naming
@@ -157,11 +158,21 @@ def output_size(size, span, stride, padding):
     return (size - span) // stride + 1 if padding == "valid" else -(-size // stride)
 
 
-def channels_innermost(weight):
-    """Store a torch-layout kernel `(out, in, *kernel_size)` with dimension 1 innermost in memory, as torch wants a
-    kernel for channels-last inputs (for 2-D and 3-D this is torch.channels_last / channels_last_3d). set_weights,
-    optimizer steps and .to(device) keep strides, so torch never converts the kernel per call."""
-    weight.data = weight.data.movedim(1, -1).contiguous().movedim(-1, 1)
+def store_kernel(weight, channels_innermost):
+    """Store a torch-layout kernel `(out, in, *kernel_size)` with exactly the strides torch gives its gradient.
+
+    With `channels_innermost` (for channels-last data) dimension 1 is innermost in memory, as torch wants a kernel
+    for channels-last inputs (torch.channels_last / channels_last_3d for 2-D and 3-D); otherwise the kernel is
+    contiguous. Either way the strides are torch's own for that format also along axes of size 1 (one input channel,
+    one filter, a 1x1 kernel). `Tensor.contiguous()` leaves those as it finds them, since they do not change where
+    the values lie, but torch creates gradients with its own, and a weight whose strides differ from its gradient's
+    makes DistributedDataParallel warn "Grad strides do not match bucket view strides" and copy the gradient at
+    every step. set_weights, optimizer steps and .to(device) keep strides, so torch never converts the kernel per
+    call.
+    """
+    data = weight.data.movedim(1, -1) if channels_innermost else weight.data
+    data = data.clone(memory_format=torch.contiguous_format)  # a fresh tensor: torch's strides on every axis
+    weight.data = data.movedim(-1, 1) if channels_innermost else data
 
 
 def channels_hint(shape, spec, data_format):
@@ -271,8 +282,7 @@ class BaseConv(Layer):
         self.add_weight(self.kernel_size + (channels // self.groups, self.filters), self.kernel_initializer,
                         regularizer=self.kernel_regularizer, constraint=self.kernel_constraint, name="kernel",
                         layout=(rank + 1, rank) + tuple(range(rank)))
-        if self._channels_last:
-            channels_innermost(self.kernel)
+        store_kernel(self.kernel, self._channels_last)
         self._add_bias(self.filters)
 
     def _input_channels(self, shape):

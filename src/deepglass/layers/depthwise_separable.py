@@ -4,7 +4,8 @@ import numbers
 
 from deepglass import activations, constraints, initializers, regularizers
 from deepglass.layers.convolutional import (
-    BaseConv, _keras1_positional, from_torch_layout, layout, rename_legacy, standardize_padding, to_torch_layout,
+    BaseConv, _keras1_positional, from_torch_layout, layout, rename_legacy, standardize_padding, store_kernel,
+    to_torch_layout,
 )
 from deepglass.layers.core import _serialize_or_none, kernel_config
 
@@ -62,6 +63,8 @@ class BaseDepthwiseConv(BaseConv):
         self.add_weight(self.kernel_size + (channels, self.depth_multiplier), self.kernel_initializer,
                         regularizer=self.kernel_regularizer, constraint=self.kernel_constraint, name=name,
                         layout=(rank, rank + 1) + tuple(range(rank)))
+        # Contiguous also for channels-last data: the gradient of the grouped view comes back contiguous.
+        store_kernel(getattr(self, name), channels_innermost=False)
 
     def _torch_kernel(self):
         return _grouped_view(self.kernel, self._lift)
@@ -128,6 +131,7 @@ class BaseSeparableConv(BaseDepthwiseConv):
         self.add_weight((1,) * rank + (channels * self.depth_multiplier, self.filters), self.pointwise_initializer,
                         regularizer=self.pointwise_regularizer, constraint=self.pointwise_constraint,
                         name="pointwise_kernel", layout=(rank + 1, rank) + tuple(range(rank)))
+        store_kernel(self.pointwise_kernel, self._channels_last)
         self._add_bias(self.filters)
 
     def call(self, inputs):

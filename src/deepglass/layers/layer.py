@@ -19,6 +19,7 @@ from deepglass.utils import tree
 # different sizes tell which output dimensions follow the unknown ones (those become None again).
 _BATCH_PLACEHOLDERS = (2, 3)
 _DIM_PLACEHOLDERS = (83, 89)
+_compiling = [False]  # while True, torch.compile traces the model: built layers take the plain call path
 _checking = [False]  # while True, every layer call validates its input against `input_spec` (see `checked_calls`)
 
 
@@ -99,6 +100,8 @@ class Layer(nn.Module):
 
     # ----------------------------------------------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
+        if _compiling[0] and self._plain_call:
+            return nn.Module.__call__(self, *args, **kwargs)
         if self._plain_call and args and not _checking[0]:
             first, device = args[0], self._weights_device
             # A tensor carrying a mask (`_keras_mask`), or one on another device, needs the full path.
@@ -173,13 +176,17 @@ class Layer(nn.Module):
         self._refresh_plain_call()
 
     def _refresh_plain_call(self):
+        self._plain_call = self.built and self._call_is_plain()
+
+    def _call_is_plain(self):
+        """Whether a call needs nothing but `forward`: it makes no masks and adds no losses (then torch.compile
+        can trace it too)."""
         creates_masks = self._creates_masks
         if creates_masks is None:
             creates_masks = type(self).compute_mask is not Layer.compute_mask
         # A mask on a later argument (`value_mask` for `value`) is not looked for on the fast path.
         later_masks = any(position > 0 for _, _, position in self._mask_arguments)
-        self._plain_call = (self.built and self.activity_regularizer is None and not self._uses_add_loss and
-                            not creates_masks and not later_masks)
+        return self.activity_regularizer is None and not self._uses_add_loss and not creates_masks and not later_masks
 
     # ------------------------------------------------------------------------------------------------------- masks
     @property
@@ -327,7 +334,9 @@ class Layer(nn.Module):
         value = torch.as_tensor(value, dtype=dtype)
         if layout is not None:
             value = value.permute(layout)
-        value = value.contiguous()
+        # Standard strides, also on axes of size 1 (which `contiguous()` leaves as they are): torch gives gradients
+        # those strides, and DistributedDataParallel warns when a weight's differ from its gradient's.
+        value = value.clone(memory_format=torch.contiguous_format)
         device = getattr(self, "_build_device", None)
         if device is not None:
             value = value.to(device)

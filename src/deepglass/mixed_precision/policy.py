@@ -131,6 +131,11 @@ def dtype_policy():
     return _global[0] if _global[0] is not None else DTypePolicy(config.floatx())
 
 
+@naming.on_clear_session
+def _forget_global_policy():
+    _global[0] = None
+
+
 set_global_policy = set_dtype_policy  # Keras 2's names, kept by Keras 3 in `keras.mixed_precision`
 global_policy = dtype_policy
 

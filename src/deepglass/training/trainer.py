@@ -17,7 +17,7 @@ from deepglass.callbacks import CallbackList, TerminateOnNaN
 from deepglass.distribution import distribution_lib, training_run
 from deepglass.layers.layer import Layer, checked_calls
 from deepglass.mixed_precision import autocast as mixed_autocast
-from deepglass.training import default_callbacks, rng_state
+from deepglass.training import default_callbacks, jit, rng_state
 from deepglass.training.array_data import split_validation
 from deepglass.training.data_adapters import adapt, is_array_data
 from deepglass.training.loss_watch import LossWatch
@@ -59,6 +59,8 @@ class Trainer:
         self._epoch_rng = None
         self._distributed = None  # the ParallelRun of the current fit/evaluate/predict on several processes
         self._half_outputs = False  # mixed precision: whether the outputs are float16/bfloat16 (set by _prepare)
+        self._jit_compile = False
+        self._jit_forward = None  # compile(jit_compile=True): the compiled forward that steps call instead of self
 
     # ----------------------------------------------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -74,11 +76,13 @@ class Trainer:
             weighted_metrics: metrics that take `sample_weight` and `class_weight` into account.
             auto_scale_loss: wrap the optimizer in a `LossScaleOptimizer` when the model's dtype policy is
                 `"mixed_float16"`, as Keras does.
-            run_eagerly, steps_per_execution, jit_compile: accepted for Keras compatibility; deepglass always runs
-                eagerly, one step at a time, which is its fast path on PyTorch.
+            jit_compile: True runs the forward (and backward) pass of fit, evaluate and predict through
+                `torch.compile` (the first batch of each kind compiles); `"auto"` and False run eagerly, which is
+                the fast path for small models and the default, as in Keras on PyTorch.
+            run_eagerly, steps_per_execution: accepted for Keras compatibility; deepglass runs one step at a time.
         """
-        if jit_compile is True:
-            warnings.warn("jit_compile=True is ignored: deepglass runs PyTorch eagerly.", stacklevel=2)
+        self._jit_compile = jit_compile is True
+        self._jit_forward = jit.CompiledForward(self) if self._jit_compile else None
         self.optimizer = optimizers_module.get(optimizer)
         # --- mixed precision: float16 gradients underflow without loss scaling (Keras wraps the optimizer here too)
         if auto_scale_loss and self.dtype_policy.name == "mixed_float16" and self.optimizer is not None and \
@@ -95,6 +99,16 @@ class Trainer:
         self._prepared = False
         self._compile_args = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
                               "metrics": metrics, "weighted_metrics": weighted_metrics}
+
+    def get_compile_config(self):
+        """The arguments `compile` was given, as a JSON-safe dict (None before compile), as Keras saves them."""
+        from deepglass.saving import compile_config
+        return compile_config.get_compile_config(self)
+
+    def compile_from_config(self, config):
+        """`compile` again with the arguments of `get_compile_config()`."""
+        from deepglass.saving import compile_config
+        compile_config.compile_from_config(self, config)
 
     def _output_names(self):
         outputs = getattr(self, "outputs", None)
@@ -238,18 +252,26 @@ class Trainer:
     def _train_step(self, x, y, sample_weight, call_kwargs):
         # Several processes train with ParallelRun.train_step (deepglass.distribution), the same step on a share.
         y = self._targets(y)
-        y_pred = self(x, **call_kwargs)  # a model with a mixed policy runs its forward under torch.autocast
-        if self._half_outputs:  # mixed precision: the loss and the metrics work in float32
-            y_pred = mixed_autocast.float32_outputs(y_pred)
+        y_pred = self._loss_outputs((self._jit_forward or self)(x, **call_kwargs))  # under torch.autocast if mixed
         loss, parts = self._compiled_loss(y, y_pred, sample_weight)
         loss = self._add_penalties(loss)
         self._step_loss = loss.detach()  # for callbacks that record per-step losses, without a host sync
+        self._minimize(loss)
+        self._update_metrics(loss, parts, y, y_pred, sample_weight)
+
+    def _loss_outputs(self, y_pred):
+        """The model's outputs as the loss and the metrics take them: float32 under mixed precision."""
+        return mixed_autocast.float32_outputs(y_pred) if self._half_outputs else y_pred
+
+    def _minimize(self, loss):
+        """One optimizer update along the gradient of `loss`; every training step goes through here (fit's, the
+        multi-process one in deepglass.distribution, lr_find's). A LossScaleOptimizer (mixed_float16) scales the
+        loss before the backward pass, then unscales the gradients and skips the update when one is not finite."""
         self.optimizer.zero_grad()
         self.optimizer.scale_loss(loss).backward()  # the loss itself unless loss scaling is on (float16)
         self.optimizer.step()
         if self._constrained:
             self.apply_constraints()
-        self._update_metrics(loss, parts, y, y_pred, sample_weight)
 
     def _targets(self, y):
         """y as the compiled loss expects it: one tensor for one output, a list in output order otherwise."""
@@ -384,9 +406,7 @@ class Trainer:
                 callback_list.on_test_batch_begin(step)
             with torch.inference_mode():
                 yb = self._targets(yb)
-                y_pred = self(xb, **call_kwargs)
-                if self._half_outputs:  # mixed precision: the loss and the metrics work in float32
-                    y_pred = mixed_autocast.float32_outputs(y_pred)
+                y_pred = self._loss_outputs((self._jit_forward or self)(xb, **call_kwargs))
                 loss, parts = self._compiled_loss(yb, y_pred, swb)
                 loss = self._add_penalties(loss)
             self._update_metrics(loss, parts, yb, y_pred, swb)
@@ -413,7 +433,7 @@ class Trainer:
             for step, (xb, _, _) in enumerate(data.batches(steps)):
                 if batch_hooks:
                     callback_list.on_predict_batch_begin(step)
-                outputs = self(xb, **call_kwargs)
+                outputs = (self._jit_forward or self)(xb, **call_kwargs)
                 chunks.append(outputs)
                 if batch_hooks:
                     callback_list.on_predict_batch_end(step, {"outputs": outputs})

@@ -21,3 +21,6 @@ __all__ += ["array_to_img", "image_dataset_from_directory", "img_to_array", "loa
 from deepglass.utils.model_plot import plot_model  # noqa: E402
 
 __all__ += ["plot_model"]
+from deepglass.naming import clear_session  # noqa: E402  (Keras has it in keras.utils too)
+
+__all__ += ["clear_session"]
