@@ -214,7 +214,8 @@ class Dropout(Layer):
 
     _passes_masks = True
 
-    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+    def __init__(self, rate=None, noise_shape=None, seed=None, **kwargs):
+        rate = rename_legacy_kwargs("Dropout", kwargs, {"p": "rate"}).get("rate", rate)
         super().__init__(**kwargs)
         if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise ValueError(f"Received an invalid value for `rate`, expected a float in [0, 1). Received: "

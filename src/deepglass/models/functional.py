@@ -3,6 +3,7 @@ import inspect
 
 from deepglass.layers.core import InputLayer
 from deepglass.layers.input_spec import check_model_input
+from deepglass.layers.legacy import rename_legacy_kwargs
 from deepglass.layers.layer import _checking
 from deepglass.layers.symbolic import KerasTensor
 from deepglass.models.model import Model
@@ -18,7 +19,11 @@ class Functional(Model):
         name: the model's name.
     """
 
-    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        legacy = rename_legacy_kwargs("Model", kwargs, {"input": "inputs", "output": "outputs"})
+        inputs, outputs = legacy.get("inputs", inputs), legacy.get("outputs", outputs)
+        if inputs is None or outputs is None:
+            raise TypeError("A functional Model needs inputs= and outputs=, e.g. Model(inputs, outputs).")
         super().__init__(name=name, trainable=trainable, **kwargs)
         for what, structure in (("inputs", inputs), ("outputs", outputs)):
             for tensor in tree.flatten(structure):

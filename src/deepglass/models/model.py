@@ -23,7 +23,7 @@ class Model(Trainer, Layer):
     _takes_strings = True  # a model hands string inputs on to its layers, which accept or refuse them
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+        if cls is Model and (args or {"inputs", "outputs", "input", "output"} & set(kwargs)):
             from deepglass.models.functional import Functional
             return super().__new__(Functional)
         return super().__new__(cls)

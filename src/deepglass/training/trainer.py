@@ -20,6 +20,7 @@ from deepglass.mixed_precision import autocast as mixed_autocast
 from deepglass.training import default_callbacks, jit, rng_state
 from deepglass.training.array_data import split_validation
 from deepglass.training.data_adapters import adapt, is_array_data
+from deepglass.training.legacy_methods import LegacyTrainingMethods, epochs_of
 from deepglass.training.loss_watch import LossWatch
 from deepglass.training.compile_utils import CompiledLoss, CompiledMetrics, LossTracker, flatten_targets
 from deepglass.utils import tree
@@ -41,7 +42,7 @@ def _distributed_call(method):
     return call
 
 
-class Trainer:
+class Trainer(LegacyTrainingMethods):
     """Mixed into `Model`: everything between `compile` and `predict`."""
 
     def _init_trainer(self):
@@ -154,12 +155,14 @@ class Trainer:
     @_distributed_call
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1, **legacy):
         """Train for `epochs` passes over `(x, y)` with mini-batches of `batch_size` (32 by default).
 
         Returns a `History` whose `history` dict holds the loss and metrics per epoch, with `val_` entries when
         there is validation data (`validation_split`: the last fraction of the samples, or `validation_data`).
+        Keras 1's `nb_epoch` is taken for `epochs`, with a deprecation warning.
         """
+        epochs = epochs_of(epochs, legacy)
         self._require_compiled("fit")
         verbose = self._verbose_here(verbose)
         if validation_split and validation_data is not None:
@@ -444,23 +447,6 @@ class Trainer:
         flat = [_numpy(torch.cat(parts)) for parts in zip(*chunks_flat)]
         return tree.pack_like(chunks[0], flat)
 
-    def predict_classes(self, x, batch_size=32, verbose=0):
-        """Keras 2's class predictions: the arg-max of the outputs, or `output > 0.5` for one sigmoid unit.
-
-        Removed from Keras 2.6 onward; kept for course material. Prefer `predict(x).argmax(-1)`.
-        """
-        _warn_once("predict_classes", "predict_classes() is the Keras 2 spelling; use predict(x).argmax(axis=-1) "
-                                      "(or (predict(x) > 0.5) for a sigmoid output).")
-        probabilities = self.predict(x, batch_size=batch_size, verbose=verbose)
-        if probabilities.shape[-1] > 1:
-            return probabilities.argmax(axis=-1)
-        return (probabilities > 0.5).astype("int32")
-
-    def predict_proba(self, x, batch_size=32, verbose=0):
-        """Keras 2's name for `predict` on a classifier."""
-        _warn_once("predict_proba", "predict_proba() is the Keras 2 spelling of predict().")
-        return self.predict(x, batch_size=batch_size, verbose=verbose)
-
     # --------------------------------------------------------------------------------------------- one-batch forms
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the running loss and metrics (as `evaluate` does)."""
@@ -521,15 +507,6 @@ class LazyLogs(collections.abc.Mapping):
 
     def __len__(self):
         return len(self._read())
-
-
-_warned = set()
-
-
-def _warn_once(key, message):
-    if key not in _warned:
-        _warned.add(key)
-        warnings.warn(message, DeprecationWarning, stacklevel=3)
 
 
 def _first_samples(x, model, count=2):
