@@ -48,6 +48,96 @@ def _report(args):
     return 0
 
 
+def examples_folder():
+    """The folder of the runnable examples: `$DEEPGLASS_EXAMPLES` when set, else `examples/` beside the source tree of
+    a repository checkout. Raises FileNotFoundError, saying where it looked and how to point it elsewhere."""
+    import os
+    from pathlib import Path
+
+    import deepglass
+    beside = Path(deepglass.__file__).resolve().parents[2] / "examples"
+    chosen = os.environ.get("DEEPGLASS_EXAMPLES")
+    if chosen:
+        if Path(chosen).is_dir():
+            return Path(chosen)
+        raise FileNotFoundError(f"DEEPGLASS_EXAMPLES is {chosen}, which is not a folder; set it to the examples/ "
+                                "folder of a deepglass checkout "
+                                "(export DEEPGLASS_EXAMPLES=/path/to/deepglass/examples).")
+    if beside.is_dir():
+        return beside
+    raise FileNotFoundError(f"No examples folder: looked for {beside} (beside the deepglass source tree) and for "
+                            "$DEEPGLASS_EXAMPLES (not set); get the examples/ folder of a deepglass checkout and set "
+                            "DEEPGLASS_EXAMPLES to it (export DEEPGLASS_EXAMPLES=/path/to/deepglass/examples).")
+
+
+def list_examples(folder):
+    """`{name: first line of its docstring}` for each `NAME.py` in `folder`, read without running any of them."""
+    import ast
+    found = {}
+    for path in sorted(folder.glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        try:
+            docstring = (ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or "").strip()
+        except SyntaxError as error:  # listed all the same: running it will show the error in full
+            docstring = f"(does not parse: {error.msg}, line {error.lineno})"
+        found[path.stem] = docstring.splitlines()[0] if docstring else ""
+    return found
+
+
+def _examples(args):
+    """`deepglass examples list` and `deepglass examples run NAME [ARGUMENTS...]`."""
+    import importlib.util
+
+    from deepglass.naming import lookup
+    try:
+        folder = examples_folder()
+    except FileNotFoundError as error:
+        print(f"deepglass examples: {error}", file=sys.stderr)
+        return 2
+    found = list_examples(folder)
+    if args.action == "list":
+        width = max(map(len, found), default=0)
+        for name, line in found.items():
+            print(f"{name:<{width}}  {line}")
+        return 0
+    try:
+        name = lookup("example", args.name, {name.lower(): name for name in found})
+    except ValueError as error:
+        print(f"deepglass examples run: {error} (examples in {folder})", file=sys.stderr)
+        return 2
+    path = folder / f"{name}.py"
+    if not _main_takes_argv(path):
+        return _run_as_script(path, args.arguments)
+    spec = importlib.util.spec_from_file_location(f"deepglass_examples.{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # before running it, so that dataclasses and pickling find the module
+    spec.loader.exec_module(module)
+    module.main(list(args.arguments))
+    return 0
+
+
+def _main_takes_argv(path):
+    """Whether the script defines `main(argv...)`, the examples' entry point (read from its source, not run)."""
+    import ast
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef) and node.name == "main":
+            return bool(node.args.args) and node.args.args[0].arg == "argv"
+    return False
+
+
+def _run_as_script(path, arguments):
+    """Run a script that has no `main(argv)` as `python PATH ARGUMENTS...` would, in this process."""
+    import runpy
+    saved = sys.argv
+    sys.argv = [str(path), *arguments]
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    finally:
+        sys.argv = saved
+    return 0
+
+
 def main(argv=None):
     """Entry point of the `deepglass` command."""
     import deepglass
@@ -72,6 +162,15 @@ def main(argv=None):
     report.set_defaults(run=_report)
     info = commands.add_parser("info", help="versions, device and threads")
     info.set_defaults(run=_info)
+    examples = commands.add_parser("examples", help="list or run the example scripts (examples/ of a checkout, or "
+                                                    "$DEEPGLASS_EXAMPLES)")
+    actions = examples.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="each example's name and what it shows").set_defaults(run=_examples)
+    run = actions.add_parser("run", help="run one example: deepglass examples run NAME [--quick] [--out DIR] ...")
+    run.add_argument("name", metavar="NAME", help="the example's name (see deepglass examples list)")
+    run.add_argument("arguments", nargs=argparse.REMAINDER, help="passed to the example's main: --quick (a "
+                                                                 "seconds-long run), --out DIR, and its own options")
+    run.set_defaults(run=_examples)
     args = parser.parse_args(argv)
     return args.run(args)
 

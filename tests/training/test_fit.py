@@ -156,6 +156,15 @@ def test_train_and_test_on_batch():
     assert set(logs) == {"loss", "accuracy"}
 
 
+def test_train_on_batch_reports_its_own_batch_as_keras_does():
+    x, y = data()
+    model = small_model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.train_on_batch(x[:32], y[:32])
+    before = model.evaluate(x[32:64], y[32:64], verbose=0)  # the loss the next step computes, before its update
+    assert model.train_on_batch(x[32:64], y[32:64]) == pytest.approx(before, rel=1e-5)
+
+
 def test_multi_output_losses_weights_and_named_metrics():
     inputs = deepglass.Input((5,))
     hidden = layers.Dense(8, activation="relu")(inputs)

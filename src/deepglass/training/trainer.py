@@ -449,7 +449,8 @@ class Trainer(LegacyTrainingMethods):
 
     # --------------------------------------------------------------------------------------------- one-batch forms
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        """One optimizer step on one batch; returns the running loss and metrics (as `evaluate` does)."""
+        """One optimizer step on one batch; returns this batch's loss and metrics (the metrics are reset first, as
+        Keras does)."""
         self._require_compiled("train_on_batch")
         if getattr(distribution_lib.distribution(), "num_processes", 1) > 1:
             raise RuntimeError("train_on_batch() trains one process alone, so under DataParallel the processes' "
@@ -458,6 +459,7 @@ class Trainer(LegacyTrainingMethods):
         data = adapt(x, y, sample_weight, batch_size=len(tree.flatten(x)[0]), class_weight=class_weight,
                      device=self._device())
         self._prepare(data)
+        self.reset_metrics()
         self.train(True)
         xb, yb, swb = data.first_batch()
         self._train_step(xb, yb, swb, self._mode_kwargs(True))
