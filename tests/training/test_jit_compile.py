@@ -9,7 +9,7 @@ import torch
 import deepglass as keras
 
 RNG = np.random.default_rng(0)
-X = RNG.standard_normal((96, 6)).astype("float32")
+X = RNG.standard_normal((100, 6)).astype("float32")  # batches of 32, then a last one of 4
 Y = (X[:, :3].sum(1) > 0).astype("int64")
 
 
@@ -63,7 +63,7 @@ def test_a_model_that_makes_masks_runs_eagerly_after_a_warning():
 
 
 def test_a_model_torch_cannot_compile_runs_eagerly_after_a_warning(monkeypatch):
-    def failing_compile(model):
+    def failing_compile(model, **options):
         def call(*args, **kwargs):
             raise RuntimeError("no compiler for this device")
         return call

@@ -9,7 +9,8 @@ from deepglass.layers.convolutional import (pad_argument, same_padding, standard
 from deepglass.layers.input_spec import InputSpec
 from deepglass.layers.layer import Layer
 from deepglass.layers.rnn import RNN, step_loop
-from deepglass.layers.rnn_cells import _TORCH_ACTIVATIONS, DropoutRNNCell, _rate, from_cell, weight_options_config
+from deepglass.layers.rnn_cells import (_TORCH_ACTIVATIONS, CellOptions, DropoutRNNCell, _rate, from_cell,
+                                        weight_options_config)
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CELL_ARGUMENTS = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "activation",
@@ -232,7 +233,7 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
         return f"name={self.name!r}, filters={self.filters}, kernel_size={self.kernel_size}"
 
 
-class ConvLSTM(RNN):
+class ConvLSTM(CellOptions, RNN):
     """The shared part of ConvLSTM1D/2D/3D: an RNN over a ConvLSTMCell that it creates from its arguments.
 
     The input convolution runs on every time step at once (one torch convolution over `batch * time` samples);
@@ -308,22 +309,8 @@ class ConvLSTM(RNN):
     padding = from_cell("padding")
     data_format = from_cell("data_format")
     dilation_rate = from_cell("dilation_rate")
-    activation = from_cell("activation")
     recurrent_activation = from_cell("recurrent_activation")
-    use_bias = from_cell("use_bias")
-    kernel_initializer = from_cell("kernel_initializer")
-    recurrent_initializer = from_cell("recurrent_initializer")
-    bias_initializer = from_cell("bias_initializer")
     unit_forget_bias = from_cell("unit_forget_bias")
-    kernel_regularizer = from_cell("kernel_regularizer")
-    recurrent_regularizer = from_cell("recurrent_regularizer")
-    bias_regularizer = from_cell("bias_regularizer")
-    kernel_constraint = from_cell("kernel_constraint")
-    recurrent_constraint = from_cell("recurrent_constraint")
-    bias_constraint = from_cell("bias_constraint")
-    dropout = from_cell("dropout")
-    recurrent_dropout = from_cell("recurrent_dropout")
-    seed = from_cell("seed")
 
 
 _SHARED_DOC = """

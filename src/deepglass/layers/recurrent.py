@@ -7,7 +7,7 @@ from deepglass import regularizers
 from deepglass.layers.input_spec import InputSpec
 from deepglass.layers.legacy import rename_legacy_kwargs
 from deepglass.layers.rnn import RNN
-from deepglass.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, from_cell
+from deepglass.layers.rnn_cells import CellOptions, GRUCell, LSTMCell, SimpleRNNCell, from_cell
 from deepglass.layers.rnn_fused import run_fused
 
 _RNN_ARGUMENTS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")
@@ -20,7 +20,7 @@ _LEGACY = {"output_dim": "units", "init": "kernel_initializer", "inner_init": "r
 _GATED_LEGACY = {**_LEGACY, "inner_activation": "recurrent_activation"}
 
 
-class _CellRNN(RNN):
+class _CellRNN(CellOptions, RNN):
     """An RNN that creates its own cell from its arguments (SimpleRNN, LSTM, GRU) and runs it fused when it can."""
 
     cell_class = None
@@ -94,19 +94,6 @@ class _CellRNN(RNN):
         return f"name={self.name!r}, units={self.units}, return_sequences={self.return_sequences}"
 
     units = from_cell("units")
-    activation = from_cell("activation")
-    use_bias = from_cell("use_bias")
-    kernel_initializer = from_cell("kernel_initializer")
-    recurrent_initializer = from_cell("recurrent_initializer")
-    bias_initializer = from_cell("bias_initializer")
-    kernel_regularizer = from_cell("kernel_regularizer")
-    recurrent_regularizer = from_cell("recurrent_regularizer")
-    bias_regularizer = from_cell("bias_regularizer")
-    kernel_constraint = from_cell("kernel_constraint")
-    recurrent_constraint = from_cell("recurrent_constraint")
-    bias_constraint = from_cell("bias_constraint")
-    dropout = from_cell("dropout")
-    recurrent_dropout = from_cell("recurrent_dropout")
 
 
 def _gates_ok(cell):

@@ -38,6 +38,25 @@ def from_cell(name):
     return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")
 
 
+class CellOptions:
+    """The arguments every recurrent layer reads from its cell, as Keras's layers expose them."""
+
+    activation = from_cell("activation")
+    use_bias = from_cell("use_bias")
+    kernel_initializer = from_cell("kernel_initializer")
+    recurrent_initializer = from_cell("recurrent_initializer")
+    bias_initializer = from_cell("bias_initializer")
+    kernel_regularizer = from_cell("kernel_regularizer")
+    recurrent_regularizer = from_cell("recurrent_regularizer")
+    bias_regularizer = from_cell("bias_regularizer")
+    kernel_constraint = from_cell("kernel_constraint")
+    recurrent_constraint = from_cell("recurrent_constraint")
+    bias_constraint = from_cell("bias_constraint")
+    dropout = from_cell("dropout")
+    recurrent_dropout = from_cell("recurrent_dropout")
+    seed = from_cell("seed")
+
+
 def _rate(value, name):
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise ValueError(f"Received an invalid value for `{name}`, expected a float in [0, 1]. Received: "

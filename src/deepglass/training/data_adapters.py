@@ -125,13 +125,24 @@ class BatchStream:
 
     def first_batch(self):
         if self._peeked is None:
-            iterator = self._iterator()
+            preview = self._preview_loader()
+            iterator = iter(preview) if preview is not None else self._iterator()
             self._peeked = self._next(iterator, 0)
             if self._peeked is None:
                 raise ValueError(f"The {self.kind} yielded no batches.")
             if self.one_shot:
                 self._stream = itertools.chain([self._peeked], iterator)
         return self._convert(self._peeked)
+
+    def _preview_loader(self):
+        """For a DataLoader with worker processes over a map-style dataset: the same dataset read in order in this
+        process, so that looking at the first batch starts no workers (each epoch starts its own) and draws no
+        random numbers. None where the source itself is read."""
+        loader = self.source
+        if (isinstance(loader, DataLoader) and loader.num_workers > 0 and loader.batch_size is not None
+                and not isinstance(loader.dataset, IterableDataset)):
+            return DataLoader(loader.dataset, batch_size=loader.batch_size, collate_fn=loader.collate_fn)
+        return None
 
     def count_nans(self):
         """NaN values in the first batch's inputs (the stream cannot be scanned ahead)."""

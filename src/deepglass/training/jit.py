@@ -1,6 +1,7 @@
 """`compile(..., jit_compile=True)`: the forward pass of fit, evaluate and predict through `torch.compile`.
 
-The first batch of each kind (training, inference) pays the compilation; later ones run the compiled kernels. The
+The first batch of each kind (training, inference) and of each size (an epoch's last, smaller batch) pays the
+compilation; later ones run the compiled kernels. The
 backward pass is compiled with the forward (AOTAutograd); the optimizer step stays torch's fused one. A model that
 cannot be compiled (a layer that creates masks, a torch without a working compiler for this device) trains
 eagerly after one warning, with the same results.
@@ -17,7 +18,9 @@ class CompiledForward:
 
     def __init__(self, model):
         self.model = model
-        self.compiled = torch.compile(model)
+        # One graph per batch shape (the last, smaller batch gets its own): shapes left symbolic make inductor fail
+        # on some convolutional models.
+        self.compiled = torch.compile(model, dynamic=False)
         self.eager = False
 
     def __call__(self, *args, **kwargs):
