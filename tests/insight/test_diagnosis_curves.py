@@ -237,3 +237,14 @@ def test_losses_of_exactly_zero_are_handled_without_dividing_by_zero():
     assert names(diagnose({"loss": [0.0] * 8, "val_loss": [0.0] * 8})) == ["good_fit"]
     perfect = diagnose({"loss": [1.0, 0.5] + [0.0] * 6, "val_loss": [1.0, 0.5] + [0.1] * 6})
     assert names(perfect) == ["unrepresentative_training_set"]
+
+
+def test_dropout_noise_needs_larger_jumps_to_count_as_spikes():
+    """Dropout makes the training loss of each epoch noisy: the same two jumps are no longer taken for a learning
+    rate that is too high, while jumps of half the loss still are."""
+    model = deepglass.Sequential([deepglass.Input((4,)), deepglass.layers.Dense(8), deepglass.layers.Dropout(0.5),
+                                  deepglass.layers.Dense(3, activation="softmax")])
+    loss = [2.0, 1.5, 1.8, 1.2, 1.6, 1.0, 0.9, 0.85]
+    assert "learning_rate_too_high" not in names(diagnose({"loss": loss}, model=model))
+    wild = [2.0, 1.2, 1.9, 1.1, 1.8, 1.0, 0.9, 0.85]
+    assert diagnose({"loss": wild}, model=model)[0].epochs == [3, 5]

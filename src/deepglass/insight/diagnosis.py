@@ -27,6 +27,8 @@ class Thresholds:
         spike_rise: an epoch whose training loss rises by more than this fraction of the previous epoch's...
         spike_floor: ...and by more than this fraction of the reference loss is a spike.
         min_spikes: this many spikes mean the learning rate is too high.
+        regularised_spike_factor: with dropout, noise or augmentation layers, whose randomness makes the training
+            loss itself jump, `spike_rise` and `spike_floor` are multiplied by this.
         divergence_rise: a training loss ending this fraction above its first epoch's value has diverged.
         blow_up: a training loss above this multiple of the reference loss in any epoch has diverged (the
             reference is the chance level when known: a network that does worse than guessing is unstable).
@@ -63,6 +65,7 @@ class Thresholds:
     spike_rise: float = 0.1
     spike_floor: float = 0.02
     min_spikes: int = 2
+    regularised_spike_factor: float = 3.0
     divergence_rise: float = 0.1
     blow_up: float = 1.5
     overfit_rise: float = 0.03
@@ -195,7 +198,9 @@ def _learning_rate_too_high(c, t):
                        advice, epochs=[worst + 1],
                        evidence={"largest_loss": float(c.train[worst]), "reference_loss": float(c.reference)})
     rises = np.diff(c.train)
-    spikes = np.flatnonzero((rises > t.spike_rise * c.train[:-1]) & (rises > t.spike_floor * c.reference)) + 2
+    factor = t.regularised_spike_factor if c.regularised_by else 1.0
+    spikes = np.flatnonzero((rises > factor * t.spike_rise * c.train[:-1]) &
+                            (rises > factor * t.spike_floor * c.reference)) + 2
     if len(spikes) >= t.min_spikes:
         return Finding("learning_rate_too_high", f"the training loss jumped up {len(spikes)} times (epochs "
                        f"{_epoch_list(spikes)})", advice, epochs=[int(e) for e in spikes],
