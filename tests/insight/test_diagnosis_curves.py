@@ -248,3 +248,15 @@ def test_dropout_noise_needs_larger_jumps_to_count_as_spikes():
     assert "learning_rate_too_high" not in names(diagnose({"loss": loss}, model=model))
     wild = [2.0, 1.2, 1.9, 1.1, 1.8, 1.0, 0.9, 0.85]
     assert diagnose({"loss": wild}, model=model)[0].epochs == [3, 5]
+
+
+def test_a_weight_penalty_in_the_loss_is_not_a_blow_up():
+    """fit's loss includes L1/L2 penalties, which can put its first epoch above the chance level (log 3 here)."""
+    def model(regularizer):
+        built = deepglass.Sequential([deepglass.Input((4,)), deepglass.layers.Dense(8, kernel_regularizer=regularizer),
+                                      deepglass.layers.Dense(3, activation="softmax")])
+        built.compile("sgd", "sparse_categorical_crossentropy")  # so that diagnose knows the chance level
+        return built
+    loss = [2.0, 1.4, 1.0, 0.8, 0.7, 0.65, 0.6, 0.58]
+    assert "learning_rate_too_high" in names(diagnose({"loss": loss}, model=model(None)))
+    assert "learning_rate_too_high" not in names(diagnose({"loss": loss}, model=model("l1")))

@@ -145,6 +145,9 @@ class _Curves:
         first_step = self.steps[0][0] if self.steps and len(self.steps[0]) else None
         candidates = (self.chance, first_step, float(self.train[0]))
         self.reference = next((abs(v) for v in candidates if v is not None and math.isfinite(v) and v != 0), 1.0)
+        if self.chance is not None and _has_weight_penalties(model) and math.isfinite(self.train[0]):
+            # The loss fit reports includes the penalties, which the chance level does not: start from the higher.
+            self.reference = max(self.reference, abs(float(self.train[0])))
 
     @property
     def epochs(self):
@@ -424,6 +427,12 @@ def _chance_level(model):
     except (AttributeError, IndexError, TypeError, ValueError):  # subclassed models may not know their output
         return None
     return math.log(classes) if isinstance(classes, int) and classes > 1 else None
+
+
+def _has_weight_penalties(model):
+    """Whether a layer adds a weight or activity penalty to the loss (`kernel_regularizer=` and the like)."""
+    return model is not None and hasattr(model, "modules") and any(
+        getattr(m, "_penalties", None) or getattr(m, "activity_regularizer", None) is not None for m in model.modules())
 
 
 def _training_only_layers(model):
