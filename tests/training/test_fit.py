@@ -268,3 +268,19 @@ def test_weight_decay_exclusion_by_layer_name_reaches_the_optimizer():
     no_decay, excluded = one_step(0.0, False), one_step(0.5, True)
     np.testing.assert_array_equal(no_decay[0], excluded[0])  # the first layer was excluded by name
     assert not np.allclose(no_decay[2], excluded[2])  # the second decayed
+
+
+def test_one_batch_forms_check_each_kind_of_batch_once(monkeypatch):
+    x, y = data()
+    model = small_model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    checks = []
+    real = type(model)._checked_forward
+    monkeypatch.setattr(type(model), "_checked_forward", lambda self, x: checks.append(len(x)) or real(self, x))
+    for start in (0, 8, 16):
+        model.train_on_batch(x[start:start + 8], y[start:start + 8])
+    model.test_on_batch(x[:8], y[:8])
+    assert len(checks) == 1  # the same shapes and dtypes: checked once
+    with pytest.raises(ValueError):
+        model.train_on_batch(x[:8, :2], y[:8])  # another kind of batch is checked again, and refused
+    assert len(checks) == 2

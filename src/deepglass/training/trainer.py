@@ -61,6 +61,7 @@ class Trainer(LegacyTrainingMethods):
         self._distributed = None  # the ParallelRun of the current fit/evaluate/predict on several processes
         self._half_outputs = False  # mixed precision: whether the outputs are float16/bfloat16 (set by _prepare)
         self._jit_compile = False
+        self._prepared_batch_kind = None  # the batches the one-batch forms last checked (see _prepare_for_batches_like)
         self._jit_forward = None  # compile(jit_compile=True): the compiled forward that steps call instead of self
 
     # ----------------------------------------------------------------------------------------------------- compile
@@ -458,7 +459,7 @@ class Trainer(LegacyTrainingMethods):
                                "processes and averages their gradients.")
         data = adapt(x, y, sample_weight, batch_size=len(tree.flatten(x)[0]), class_weight=class_weight,
                      device=self._device())
-        self._prepare(data)
+        self._prepare_for_batches_like(data)
         self.reset_metrics()
         self.train(True)
         xb, yb, swb = data.first_batch()
@@ -470,9 +471,18 @@ class Trainer(LegacyTrainingMethods):
         """The loss and metrics on one batch, without training."""
         self._require_compiled("test_on_batch")
         data = adapt(x, y, sample_weight, batch_size=len(tree.flatten(x)[0]), device=self._device())
-        self._prepare(data)
+        self._prepare_for_batches_like(data)
         self._run_evaluation(data, CallbackList(None, model=self))
         return self._batch_result(return_dict)
+
+    def _prepare_for_batches_like(self, data):
+        """`_prepare` for the one-batch forms, which loops call at every step: once per kind of batch (the shapes
+        after the batch axis and the dtypes of x and y), not again for each batch of the same kind."""
+        x, y, _ = data.first_batch()
+        kind = tuple((tuple(t.shape[1:]), t.dtype) if torch.is_tensor(t) else type(t) for t in tree.flatten((x, y)))
+        if not (self._prepared and kind == self._prepared_batch_kind):
+            self._prepare(data)
+            self._prepared_batch_kind = kind
 
     def predict_on_batch(self, x):
         """The outputs for one batch as NumPy arrays."""
