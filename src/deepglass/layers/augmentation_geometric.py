@@ -102,7 +102,7 @@ class BaseAffineAugmentation(BaseImageAugmentationLayer):
 
     def matrices(self, batch_size, height, width, device):
         """`(batch_size, 2, 3)` matrices taking output pixel coordinates `(x, y, 1)` to input ones."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement matrices(batch_size, height, width, device).")
 
     def augment(self, images, labels, masks):
         matrix = self.matrices(images.shape[0], images.shape[-2], images.shape[-1], images.device)

@@ -3,14 +3,14 @@
 import torch
 import torch.nn.functional as F
 
-from deepglass import activations, constraints, initializers, regularizers
+from deepglass import activations, regularizers
 from deepglass.layers.convolutional import (pad_argument, same_padding, standardize_data_format,
                                             standardize_padding, standardize_tuple)
 from deepglass.layers.input_spec import InputSpec
 from deepglass.layers.layer import Layer
 from deepglass.layers.rnn import RNN, step_loop
-from deepglass.layers.rnn_cells import (_TORCH_ACTIVATIONS, CellOptions, DropoutRNNCell, _rate, from_cell,
-                                        weight_options_config)
+from deepglass.layers.rnn_cells import (_TORCH_ACTIVATIONS, CellOptions, DropoutRNNCell, from_cell,
+                                        store_weight_options, weight_options_config)
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CELL_ARGUMENTS = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "activation",
@@ -76,19 +76,10 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
         self._act = _TORCH_ACTIVATIONS.get(self.activation, self.activation)
         self._recurrent_act = _TORCH_ACTIVATIONS.get(self.recurrent_activation, self.recurrent_activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = _rate(dropout, "dropout")
-        self.recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout")
-        self.seed = seed
+        store_weight_options(self, kernel_initializer, recurrent_initializer, bias_initializer, kernel_regularizer,
+                             recurrent_regularizer, bias_regularizer, kernel_constraint, recurrent_constraint,
+                             bias_constraint, dropout, recurrent_dropout, seed)
         self.dropout_mask_count = 4  # Keras gives each gate its own dropout masks
         self.state_size = [filters, filters]  # per position; the states' spatial shape comes from the input
         self._channels_last = self.data_format == "channels_last"

@@ -186,6 +186,14 @@ class _MultiHeadBase(BuildsFromAllInputs, Layer):
     # Attributes of the projections, in Keras's weight order; MultiHeadAttention's are public as in Keras.
     _projection_attributes = ("query_dense", "key_dense", "_gate_dense", "value_dense", "output_dense")
 
+    @property
+    def dropout(self):
+        return self._dropout
+
+    @property
+    def use_bias(self):
+        return self._use_bias
+
     def __init__(self, num_heads, num_key_value_heads, key_dim, value_dim, dropout, use_bias, output_shape,
                  attention_axes, sliding_window, flash_attention, kernel_initializer, bias_initializer,
                  kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint,
@@ -499,14 +507,6 @@ class MultiHeadAttention(_MultiHeadBase):
         return self._value_dim
 
     @property
-    def dropout(self):
-        return self._dropout
-
-    @property
-    def use_bias(self):
-        return self._use_bias
-
-    @property
     def attention_axes(self):
         return self._attention_axes
 
@@ -578,14 +578,6 @@ class GroupedQueryAttention(_MultiHeadBase):
     @property
     def num_key_value_heads(self):
         return self._num_key_value_heads
-
-    @property
-    def dropout(self):
-        return self._dropout
-
-    @property
-    def use_bias(self):
-        return self._use_bias
 
     def get_config(self):
         return {**super().get_config(), "head_dim": self._key_dim, "num_query_heads": self._num_heads,

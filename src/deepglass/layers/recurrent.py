@@ -47,7 +47,7 @@ class _CellRNN(CellOptions, RNN):
 
     def _fused_kernel(self, training):
         """`(kernel, params, has_biases)` for torch's fused kernel, or None when this configuration needs the loop."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _fused_kernel(training).")
 
     def _torch_params(self):
         cell = self.cell

@@ -18,6 +18,25 @@ def _serialize_or_none(module, obj):
     return None if obj is None else module.serialize(obj)
 
 
+def store_weight_options(cell, kernel_initializer, recurrent_initializer, bias_initializer, kernel_regularizer,
+                         recurrent_regularizer, bias_regularizer, kernel_constraint, recurrent_constraint,
+                         bias_constraint, dropout, recurrent_dropout, seed):
+    """Set the arguments every recurrent cell takes for its weights and its dropout (`weight_options_config`
+    writes them back)."""
+    cell.kernel_initializer = initializers.get(kernel_initializer)
+    cell.recurrent_initializer = initializers.get(recurrent_initializer)
+    cell.bias_initializer = initializers.get(bias_initializer)
+    cell.kernel_regularizer = regularizers.get(kernel_regularizer)
+    cell.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+    cell.bias_regularizer = regularizers.get(bias_regularizer)
+    cell.kernel_constraint = constraints.get(kernel_constraint)
+    cell.recurrent_constraint = constraints.get(recurrent_constraint)
+    cell.bias_constraint = constraints.get(bias_constraint)
+    cell.dropout = _rate(dropout, "dropout")
+    cell.recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout")
+    cell.seed = seed
+
+
 def weight_options_config(cell):
     """The config entries every recurrent cell shares: its weights' initializers, regularizers and constraints,
     and its dropout rates."""
@@ -126,18 +145,9 @@ class RecurrentCell(DropoutRNNCell, Layer):
         self.activation = activations.get(activation)
         self._act = _TORCH_ACTIVATIONS.get(self.activation, self.activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = _rate(dropout, "dropout")
-        self.recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout")
-        self.seed = seed
+        store_weight_options(self, kernel_initializer, recurrent_initializer, bias_initializer, kernel_regularizer,
+                             recurrent_regularizer, bias_regularizer, kernel_constraint, recurrent_constraint,
+                             bias_constraint, dropout, recurrent_dropout, seed)
         self.output_size = units
 
     def build(self, input_shape):
