@@ -209,27 +209,6 @@ def test_custom_standardize_and_split():
 
 
 # ------------------------------------------------------------------------------------------- strings through fit
-def _data_path_takes_strings():
-    try:
-        ArrayData(np.array(["text"]))
-    except ValueError:
-        return False
-    return True
-
-
-def _models_take_strings():
-    try:
-        deepglass.Sequential([layers.StringLookup(vocabulary=["text"])])(np.array(["text"]))
-    except (TypeError, ValueError):
-        return False
-    return _data_path_takes_strings()
-
-
-DATA_PATH_REASON = "fit's data path turns NumPy string arrays into tensors, which cannot hold strings"
-MODEL_REASON = "a model's call turns NumPy string arrays into tensors before its first layer sees them"
-
-
-@pytest.mark.skipif(not _data_path_takes_strings(), reason=DATA_PATH_REASON)
 def test_string_arrays_stay_numpy_through_the_data_path():
     x = np.array([f"text {i}" for i in range(10)])
     y = np.arange(10, dtype="float32")
@@ -246,7 +225,6 @@ def test_string_arrays_stay_numpy_through_the_data_path():
     assert stream.count_nans() == 0
 
 
-@pytest.mark.skipif(not _models_take_strings(), reason=MODEL_REASON)
 def test_text_classifier_trains_with_fit_on_strings(tmp_path):
     rng = np.random.default_rng(0)
     good, bad, filler = ["great", "fun", "superb", "loved"], ["awful", "boring", "dull", "hated"], \
