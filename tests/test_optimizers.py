@@ -492,6 +492,27 @@ def test_fused_kernel_chosen_where_torch_has_one(name, fused):
     assert bool(group.get("fused")) is fused
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adagrad"])
+def test_no_fused_kernel_where_this_torch_build_lacks_it(name, monkeypatch):
+    # torch 2.11 refuses a fused Adagrad on CUDA: the choice asks torch, not a fixed list. Here the CPU stands in for
+    # such a device, its fused kernel reported missing; the update falls back to another kernel and stays right.
+    from deepglass.optimizers import optimizer as optimizer_module
+    fused = getattr(optimizers, name)()
+    expected_weights = run_ours(fused, GRADS[:2])
+    monkeypatch.setattr(optimizer_module, "_fused_runs", lambda torch_class, device_type: False)
+    optimizer = getattr(optimizers, name)()
+    ours = run_ours(optimizer, GRADS[:2])
+    assert fused.kernel == "fused"
+    assert optimizer.kernel != "fused" and not optimizer.torch_optimizer.param_groups[0].get("fused")
+    for got, expected in zip(ours, expected_weights):
+        np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_fused_kernels_are_found_by_trying_one_step():
+    from deepglass.optimizers.optimizer import _fused_runs
+    assert _fused_runs(torch.optim.Adam, "cpu") and not _fused_runs(torch.optim.Adadelta, "cpu")  # Adadelta has none
+
+
 @pytest.mark.parametrize("name,kwargs", [
     ("RMSprop", {}), ("Adamax", {}), ("Nadam", {}), ("Adadelta", {}), ("Lion", {}), ("Adafactor", {}), ("Lamb", {}),
     ("Ftrl", dict(l1_regularization_strength=0.01, l2_shrinkage_regularization_strength=0.05, beta=0.5)),

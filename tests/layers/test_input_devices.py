@@ -35,3 +35,17 @@ def test_masks_travel_with_their_tensors():
     model.to("meta")
     ids = torch.tensor([[1, 2, 0, 0]])
     assert model(ids).device.type == "meta"
+
+
+def test_a_sequential_without_input_built_by_fit_trains_on_the_chosen_device():
+    # fit builds such a model from shapes (its layers make their weights on the CPU); they must then go to the
+    # training device, not pull every batch back to the CPU.
+    model = deepglass.Sequential([layers.Dense(4, activation="relu"), layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    deepglass.config.set_device("meta")
+    try:
+        outputs = model._checked_forward(torch.zeros(2, 5, device="meta"))
+    finally:
+        deepglass.config.set_device(None)
+    assert outputs.device.type == "meta"
+    assert {p.device.type for p in model.parameters()} == {"meta"}

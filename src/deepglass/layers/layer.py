@@ -21,6 +21,7 @@ _BATCH_PLACEHOLDERS = (2, 3)
 _DIM_PLACEHOLDERS = (83, 89)
 _compiling = [False]  # while True, torch.compile traces the model: built layers take the plain call path
 _checking = [False]  # while True, every layer call validates its input against `input_spec` (see `checked_calls`)
+_new_weights_device = [None]  # where weights made without a build device go (see `new_weights_on`)
 
 
 class checked_calls:
@@ -32,6 +33,21 @@ class checked_calls:
 
     def __exit__(self, *exc):
         _checking[0] = self._previous
+
+
+class new_weights_on:
+    """Context in which layers built from shapes alone (a Sequential's layers, built through its Input) make their
+    weights on `device` rather than on the CPU; fit, evaluate and predict build lazy models in it."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def __enter__(self):
+        self._previous = _new_weights_device[0]
+        _new_weights_device[0] = self.device
+
+    def __exit__(self, *exc):
+        _new_weights_device[0] = self._previous
 
 
 class Layer(nn.Module):
@@ -337,7 +353,7 @@ class Layer(nn.Module):
         # Standard strides, also on axes of size 1 (which `contiguous()` leaves as they are): torch gives gradients
         # those strides, and DistributedDataParallel warns when a weight's differ from its gradient's.
         value = value.clone(memory_format=torch.contiguous_format)
-        device = getattr(self, "_build_device", None)
+        device = getattr(self, "_build_device", None) or _new_weights_device[0]
         if device is not None:
             value = value.to(device)
         if trainable:

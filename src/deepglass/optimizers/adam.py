@@ -41,7 +41,7 @@ class Adam(_Moments):
     """
 
     torch_class = torch.optim.Adam
-    fused_devices = ("cpu", "cuda")
+    fused_torch_class = torch.optim.Adam
     _torch_weight_decay = True
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
@@ -75,6 +75,7 @@ class AdamW(Adam):
     """
 
     torch_class = torch.optim.AdamW
+    fused_torch_class = torch.optim.AdamW
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, **kwargs):

@@ -91,7 +91,7 @@ class Adagrad(Optimizer):
     """
 
     torch_class = torch.optim.Adagrad
-    fused_devices = ("cpu", "cuda")
+    fused_torch_class = torch.optim.Adagrad
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)

@@ -5,6 +5,7 @@ The fit loop drives an optimizer with `build(params)`, `zero_grad()` and `step()
 fused or foreach kernel where there is one), average the weights, count the step. The learning rate of each step
 is computed in Python from the integer step count, so nothing is read back from the device.
 """
+import functools
 import inspect
 import math
 import re
@@ -22,13 +23,27 @@ except ImportError:  # older torch: the devices its foreach kernels have always 
         return ["cuda", "xpu"]
 
 _FUSED_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
+
+
+@functools.cache
+def _fused_runs(torch_class, device_type):
+    """Whether torch's `torch_class(fused=True)` steps on `device_type` in this build: one step on one number, once
+    per class and device. Fused kernels come and go by version and device (torch 2.11 refuses a fused Adagrad on
+    CUDA, 2.13 runs it), so a fixed list would be wrong somewhere."""
+    try:
+        weight = torch.zeros(1, device=device_type, requires_grad=True)
+        weight.grad = torch.zeros(1, device=device_type)
+        torch_class([weight], fused=True).step()
+        return True
+    except (RuntimeError, ValueError, TypeError, NotImplementedError):
+        return False
 # Keys that tf.keras 2.11+ wrote into optimizer configs and that mean nothing here.
 _IGNORED_CONFIG_KEYS = ("jit_compile", "is_legacy_optimizer")
 
 
 class Optimizer(Configurable):
     """Base class of optimizers: Keras's arguments and API, with `torch_class` (a `torch.optim` optimizer) updating
-    the weights. Subclasses set `torch_class`, `fused_devices` and `_torch_arguments()`, and correct torch's rule to
+    the weights. Subclasses set `torch_class`, `fused_torch_class` and `_torch_arguments()`, and correct torch's rule to
     Keras's in `_prepare_step()` where the two differ.
 
     Arguments (every optimizer takes these):
@@ -56,8 +71,8 @@ class Optimizer(Configurable):
     """
 
     torch_class = None
-    # Device types on which torch has a fused kernel for this optimizer.
-    fused_devices = ()
+    # The torch optimizer whose `fused=True` kernel this optimizer uses, where it runs on the parameters' device.
+    fused_torch_class = None
     # True where torch's own `weight_decay` is Keras's decoupled decay (AdamW); else the decay is applied here.
     _torch_weight_decay = False
     # Keras 1/2 arguments that `get_config` writes when set, and `from_config` restores without a warning.
@@ -227,8 +242,8 @@ class Optimizer(Configurable):
         return self.torch_optimizer is not None
 
     def _choose_kernel(self, params):
-        if self.fused_devices and all(p.device.type in self.fused_devices and p.dtype in _FUSED_DTYPES
-                                      for p in params):
+        if self.fused_torch_class and all(p.dtype in _FUSED_DTYPES and _fused_runs(self.fused_torch_class,
+                                                                                   p.device.type) for p in params):
             return "fused"
         devices = _get_foreach_kernels_supported_devices()
         if all(p.device.type in devices for p in params):

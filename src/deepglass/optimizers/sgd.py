@@ -25,7 +25,7 @@ class SGD(Optimizer):
     """
 
     torch_class = torch.optim.SGD
-    fused_devices = ("cpu", "cuda")
+    fused_torch_class = torch.optim.SGD
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)

@@ -15,7 +15,7 @@ from deepglass import config
 from deepglass import optimizers as optimizers_module
 from deepglass.callbacks import CallbackList, TerminateOnNaN
 from deepglass.distribution import distribution_lib, training_run
-from deepglass.layers.layer import Layer, checked_calls
+from deepglass.layers.layer import Layer, checked_calls, new_weights_on
 from deepglass.mixed_precision import autocast as mixed_autocast
 from deepglass.training import default_callbacks, jit, rng_state
 from deepglass.training.array_data import split_validation
@@ -309,11 +309,15 @@ class Trainer(LegacyTrainingMethods):
 
     # ----------------------------------------------------------------------------------------- checks before a run
     def _device(self):
-        device = config.device() if self._distributed is None else self._distributed.device
+        """The device this call trains on, with the model moved there (once: later calls compare one weight)."""
+        device = self._run_device()
         first = next(iter(self.parameters()), None)
         if first is not None and first.device != device:
             self.to(device)
         return device
+
+    def _run_device(self):
+        return config.device() if self._distributed is None else self._distributed.device
 
     def _prepare(self, data):
         """Check shapes and labels on the first batch, build what is lazy, and gather what each step needs."""
@@ -346,7 +350,8 @@ class Trainer(LegacyTrainingMethods):
         # A stateful layer's states must not advance for this check: they are put back afterwards.
         stateful = [(m, m.states) for m in self.modules()
                     if getattr(m, "stateful", False) and hasattr(m, "_set_states")]
-        with torch.no_grad(), checked_calls():
+        # What this call builds (a Sequential without an Input builds its layers from shapes) goes to the device.
+        with torch.no_grad(), checked_calls(), new_weights_on(self._run_device()):
             outputs = self(x_small, **self._mode_kwargs(False))
         for layer, states in stateful:
             if states is None:
