@@ -102,6 +102,16 @@ def test_nan_inputs_warn_with_the_count():
         model.fit(x, np.zeros(8, "int64"), verbose=0)
 
 
+@pytest.mark.parametrize("other", [np.inf, -np.inf, 3e38])  # sums that are not finite without a NaN
+def test_nan_count_is_exact_beside_infinite_or_huge_values(other):
+    from deepglass.training.array_data import ArrayData
+    x = np.zeros((8, 784), "float32")
+    x[1:4, 5] = other
+    assert ArrayData(x).count_nans() == 0
+    x[2, 7:12] = np.nan
+    assert ArrayData(x).count_nans() == int(np.isnan(x).sum()) == 5
+
+
 def test_no_warning_for_clean_data():
     model = compiled_mlp()
     with warnings.catch_warnings():

@@ -256,11 +256,17 @@ class Dropout(Layer):
         return f"name={self.name!r}, rate={self.rate}"
 
 
+# Activations whose one-argument call is exactly torch's: a layer calls torch directly, as every call of a small
+# model's step counts.
+_TORCH_KERNELS = {activations.relu: torch.relu, activations.tanh: torch.tanh}
+
+
 def set_kernel_arguments(layer, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                          bias_regularizer, kernel_constraint, bias_constraint):
     """The arguments shared by layers with a kernel and a bias (Dense, convolutions), turned into objects."""
     layer.activation = activations.get(activation)
-    layer._activation_fn = None if layer.activation is activations.linear else layer.activation
+    layer._activation_fn = None if layer.activation is activations.linear else \
+        _TORCH_KERNELS.get(layer.activation, layer.activation)
     layer.use_bias = bool(use_bias)
     layer.kernel_initializer = initializers.get(kernel_initializer)
     layer.bias_initializer = initializers.get(bias_initializer)

@@ -99,9 +99,10 @@ class ArrayData:
         return count
 
     def count_nans(self):
-        """The number of NaN values in the in-memory part of x (one host synchronisation, before training)."""
-        return int(sum(torch.isnan(a).sum() for a in tree.flatten(self.x)
-                       if torch.is_tensor(a) and a.is_floating_point()))
+        """The number of NaN values in the in-memory part of x (before training). An array whose sum is finite holds
+        no NaN: that one pass costs 1/50 of counting, and fit pays it on every call; only the others are counted."""
+        floats = [a for a in tree.flatten(self.x) if torch.is_tensor(a) and a.is_floating_point()]
+        return int(sum(torch.isnan(a).sum() for a in floats if not bool(torch.isfinite(a.sum()))))
 
     @property
     def streamed(self):
@@ -116,8 +117,7 @@ class ArrayData:
         return self._take(slice(0, min(self.batch_size, self.num_samples)))
 
     def _take(self, index):
-        take = lambda a: None if a is None else a[index]  # noqa: E731
-        return tree.map_structure(take, self.x), tree.map_structure(take, self.y), take(self.sample_weight)
+        return _take(self.x, index), _take(self.y, index), _take(self.sample_weight, index)
 
     def epoch(self):
         """The batches of one pass over the data, in this epoch's order (drawn here, in the caller's thread, so
@@ -146,6 +146,13 @@ class ArrayData:
     def _endless(self):
         while True:
             yield from self.epoch()
+
+
+def _take(structure, index):
+    """The samples `index` of every array in `structure` (one tensor, the usual case, without walking a tree)."""
+    if type(structure) is torch.Tensor:
+        return structure[index]
+    return None if structure is None else tree.map_structure(lambda a: a[index], structure)
 
 
 def _place(array, device):

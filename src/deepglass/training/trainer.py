@@ -259,7 +259,9 @@ class Trainer(LegacyTrainingMethods):
         y_pred = self._loss_outputs((self._jit_forward or self)(x, **call_kwargs))  # under torch.autocast if mixed
         loss, parts = self._compiled_loss(y, y_pred, sample_weight)
         loss = self._add_penalties(loss)
-        self._step_loss = loss.detach()  # for callbacks that record per-step losses, without a host sync
+        # For callbacks that record per-step losses, without a host sync. A plain attribute: nn.Module's __setattr__
+        # looks for parameters, buffers and modules first, at a cost that shows in small models' steps.
+        object.__setattr__(self, "_step_loss", loss.detach())
         self._minimize(loss)
         self._update_metrics(loss, parts, y, y_pred, sample_weight)
 
@@ -292,15 +294,15 @@ class Trainer(LegacyTrainingMethods):
                 loss = loss + added
         return loss
 
-    @torch.no_grad()
     def _update_metrics(self, loss, parts, y, y_pred, sample_weight):
         batch_size = len(y_pred if type(y_pred) is torch.Tensor else tree.flatten(y_pred)[0])
-        self._loss_trackers[0].update(loss, batch_size)
+        self._loss_trackers[0].update(loss, batch_size)  # the trackers add detached values: no grad mode needed
         for tracker, part in zip(self._loss_trackers[1:], parts):
             if part is not None:
                 tracker.update(part, batch_size)
         if self._compiled_metrics.metrics:
-            self._compiled_metrics.update(y, tree.map_structure(torch.Tensor.detach, y_pred), sample_weight)
+            with torch.no_grad():
+                self._compiled_metrics.update(y, tree.map_structure(torch.Tensor.detach, y_pred), sample_weight)
 
     def _read_logs(self):
         """Epoch-end values as Python floats, sorted by name as Keras reports them (one synchronisation)."""
