@@ -98,3 +98,26 @@ class IdBatches(keras.utils.PyDataset):
     def __getitem__(self, index):
         self.prepared.append(index)
         return self.batches[index]
+
+
+def fit_batchnorm():
+    """A model with BatchNormalization (its moving statistics are buffers) and layers of different sizes, trained
+    on arrays for two epochs; returns the model."""
+    x, y, _ = arrays()
+    keras.utils.set_random_seed(2)
+    built = keras.Sequential([
+        keras.Input((FEATURES,)),
+        keras.layers.Dense(16),  # 112 weight values
+        keras.layers.BatchNormalization(),  # 32 trainable values, and two buffers
+        keras.layers.Activation("relu"),
+        keras.layers.Dense(CLASSES, activation="softmax"),  # 51 values
+    ])
+    built.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    built.fit(x, y, batch_size=BATCH, epochs=2, verbose=0)
+    return built
+
+
+def fit_again(trained):
+    """One more epoch of `fit_arrays`' data on an already trained model (its optimizer state carries on)."""
+    x, y, sample_weight = arrays()
+    return trained.fit(x, y, sample_weight=sample_weight, batch_size=BATCH, epochs=1, verbose=0).history

@@ -248,14 +248,15 @@ def test_torchrun_restart_after_a_killed_rank_resumes_bit_for_bit(tmp_path, sing
 
 @pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist"),
                     reason="Debian's dataset-fashion-mnist is not installed")
-def test_example_gives_the_single_process_weights_under_torchrun(tmp_path):
+@pytest.mark.parametrize("flags", [[], ["--fsdp"]], ids=["data_parallel", "fsdp"])
+def test_example_gives_the_single_process_weights_under_torchrun(tmp_path, flags):
     import importlib.util
     spec = importlib.util.spec_from_file_location("example", ROOT / "examples" / "distributed_fashion_mnist.py")
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     alone = example.main(quick=True, verbose=0)
     completed = torchrun(["--nproc-per-node", "2", "examples/distributed_fashion_mnist.py", "--quick", "--weights",
-                          tmp_path / "weights.npz"])
+                          tmp_path / "weights.npz", *flags])
     assert completed.returncode == 0, completed.stderr[-4000:]
     together = list(np.load(tmp_path / "weights.npz").values())
     assert _max_difference(together, alone) < 1e-6

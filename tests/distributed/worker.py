@@ -137,6 +137,54 @@ def bad_input(rank, out_dir):
     return errors, {}
 
 
+def fully_sharded(rank, out_dir):
+    """FullyShardedDataParallel: training, a second fit, evaluate, predict, save and summary; ZeRO-2 with larger
+    units on a model with buffers, beside DataParallel; and what it refuses."""
+    fsdp = keras.distribution.FullyShardedDataParallel
+    checkpoint = keras.callbacks.ModelCheckpoint(os.path.join(out_dir, f"checkpoint.{rank}.keras"))
+    with fsdp().scope():
+        model, history, evaluation, predictions = cases.fit_arrays([checkpoint])
+        if keras.distribution.is_chief():
+            model.save(os.path.join(out_dir, "model.keras"))
+        lines = []
+        model.summary(print_fn=lines.append)
+        plain = [type(m).__name__ for m in model.modules()] + [type(p).__name__ for p in model.parameters()]
+        arrays = {**weights(model, "fsdp"), "predictions": predictions}
+        again = cases.fit_again(model)
+        arrays.update(weights(model, "again"))
+    with fsdp(reshard_after_forward=False, min_weights_per_unit=50).scope():
+        arrays.update(weights(cases.fit_batchnorm(), "zero2"))
+    with keras.distribution.DataParallel().scope():  # BatchNormalization's statistics are per share: DP is the reference
+        arrays.update(weights(cases.fit_batchnorm(), "batchnorm_dp"))
+        arrays.update(weights(cases.fit_arrays()[0], "dp"))
+    results = {"history": history, "evaluation": evaluation, "again": again, "summary": lines, "classes": plain,
+               "errors": _fsdp_refusals(fsdp)}
+    return results, arrays
+
+
+def _fsdp_refusals(fsdp):
+    x, y, _ = cases.arrays()
+    constrained = keras.Sequential([keras.Input((cases.FEATURES,)), keras.layers.Dense(
+        cases.CLASSES, kernel_constraint=keras.constraints.MaxNorm(1.0))])
+    constrained.compile("adam", "mse")
+    backup = keras.callbacks.BackupAndRestore(os.path.join(os.environ.get("TMPDIR", "/tmp"), "unused"), save_freq=2)
+    attempts = {
+        "mixed_float16": lambda: cases.mixed_float16_model().fit(x, y, batch_size=10, verbose=0),
+        "train_on_batch": lambda: cases.model().train_on_batch(x[:4], y[:4]),
+        "constraint": lambda: constrained.fit(x, np.zeros((len(x), cases.CLASSES)), batch_size=10, verbose=0),
+        "mid_epoch_backup": lambda: cases.model().fit(x, y, batch_size=10, verbose=0, callbacks=[backup]),
+    }
+    errors = {}
+    with fsdp().scope():
+        for name, attempt in attempts.items():
+            try:
+                attempt()
+                errors[name] = None
+            except Exception as error:  # recorded for the test to read
+                errors[name] = f"{type(error).__name__}: {error}"
+    return errors
+
+
 class _KillOnce(keras.callbacks.Callback):
     """Kill rank 1 (SIGKILL, as a crash would) in the middle of the second epoch of torchrun's first attempt."""
 
@@ -165,7 +213,8 @@ def world_mismatch(rank, out_dir):
 
 
 SCENARIOS = {"equivalence": equivalence, "coverage": coverage, "mixed_precision": mixed_precision,
-             "bad_input": bad_input, "elastic": elastic, "world_mismatch": world_mismatch}
+             "bad_input": bad_input, "elastic": elastic, "world_mismatch": world_mismatch,
+             "fully_sharded": fully_sharded}
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])

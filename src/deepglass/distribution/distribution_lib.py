@@ -196,6 +196,11 @@ class DataParallel:
     num_model_replicas = num_processes
     data_shard_id = process_id
 
+    def parallel_run(self, model):
+        """The `ParallelRun` of one fit, evaluate or predict call on `model` (see `training_run`)."""
+        from deepglass.distribution.training_run import ParallelRun  # that module imports this one
+        return ParallelRun(self, model)
+
     def connect(self):
         """Join the process group (done by `fit`, `evaluate` and `predict`; once per process)."""
         _connect(self.environment, self.backend, self.device)
@@ -218,8 +223,8 @@ class DataParallel:
         return cls(**config)
 
     def __repr__(self):
-        return (f"<DataParallel processes={self.num_processes}, rank={self.process_id}, device={self.device}, "
-                f"backend={self.backend}>")
+        return (f"<{type(self).__name__} processes={self.num_processes}, rank={self.process_id}, "
+                f"device={self.device}, backend={self.backend}>")
 
 
 def distribution():
@@ -239,7 +244,8 @@ def _forget_distribution():
 
 
 def set_distribution(value):
-    """Make `value` (a `DataParallel`, or None for single-process training) the current distribution."""
+    """Make `value` (a `DataParallel` or `FullyShardedDataParallel`, or None for single-process training) the current
+    distribution."""
     if value is not None and not isinstance(value, DataParallel):
         raise TypeError(f"Expected a deepglass.distribution.DataParallel or None. Received: value={value!r} of type "
                         f"{type(value).__name__}")

@@ -24,7 +24,7 @@ def begin(model):
     if distribution is None or distribution.num_processes == 1:
         return None
     distribution.connect()
-    return ParallelRun(distribution, model)
+    return distribution.parallel_run(model)
 
 
 class ParallelRun:
@@ -70,12 +70,13 @@ class ParallelRun:
         """The fit loop's train step, on this process's share of a global batch."""
         model, scale = self.model, self.train_data.loss_scale
         y_pred = model._loss_outputs(self.wrapped(x, **call_kwargs))
+        penalties = self.weight_penalties()
         if scale == 0.0:  # no samples here: only the weight penalties, which every process adds to the average
-            model._minimize(sum(t.sum() for t in tree.flatten(y_pred)) * 0.0 + _weight_penalties(model))
+            model._minimize(sum(t.sum() for t in tree.flatten(y_pred)) * 0.0 + sum(penalties, torch.zeros(())))
             return
         y = model._targets(y)
         loss, parts = model._compiled_loss(y, y_pred, sample_weight)
-        total = model._add_penalties(loss)
+        total = _with_losses(model, loss, penalties)
         model._step_loss = total.detach()
         # The batch-dependent terms (data loss, layer losses) weigh this share's part of the global batch; weight
         # penalties are the same on every process and are averaged as they are. The update is fit's own (loss
@@ -83,11 +84,20 @@ class ParallelRun:
         model._minimize(total if scale == 1.0 else total + (loss + _layer_losses(model)) * (scale - 1.0))
         model._update_metrics(total, parts, y, y_pred, sample_weight)
 
+    def weight_penalties(self):
+        """This step's weight penalties (`kernel_regularizer`, ...), in the order of `model._penalties_in_use`."""
+        return weight_penalties(self.model)
+
     # ------------------------------------------------------------------------------------------------------ metrics
     @torch.no_grad()
     def metric_results(self):
-        """The metrics' values over every process's samples (their states summed over the processes)."""
+        """The metrics' values over every process's samples (their states summed over the processes). In fit, read
+        when an epoch's batches are done, the buffers (BatchNormalization's moving statistics) become rank 0's on
+        every process first: the epoch's last step updated each process's own, after the wrapper's last broadcast."""
         model = self.model
+        if self.train_data is not None:
+            for buffer in model.buffers():
+                process_group.broadcast(buffer)
         variables = [v for metric in model.metrics for v in metric.variables]
         if not variables:
             return model._metric_results()
@@ -161,8 +171,19 @@ def _layer_losses(model):
     return sum((added for layer in model._loss_layers for added in layer._losses), torch.zeros(()))
 
 
-def _weight_penalties(model):
-    return sum((penalty(getattr(layer, name)) for layer, name, penalty in model._penalties_in_use), torch.zeros(()))
+def weight_penalties(model):
+    """The model's weight penalties, one per regularised weight, in the order of `model._penalties_in_use`."""
+    return [penalty(getattr(layer, name)) for layer, name, penalty in model._penalties_in_use]
+
+
+def _with_losses(model, loss, penalties):
+    """`loss` plus the weight penalties and the losses the layers added, in `Trainer._add_penalties`'s order."""
+    for penalty in penalties:
+        loss = loss + penalty
+    for layer in model._loss_layers:
+        for added in layer._losses:
+            loss = loss + added
+    return loss
 
 
 def check_same_start(model, data, rank, sharded):
