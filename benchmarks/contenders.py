@@ -43,6 +43,18 @@ def deepglass_jit(workload):
     return deepglass_defaults(workload, jit_compile=True)
 
 
+def deepglass_mixed(workload):
+    """deepglass under `mixed_float16` (GPU only): float16 computation under torch.autocast, float32 weights, loss
+    scaling. The policy is set while the model is built and put back after, so the other contenders stay float32."""
+    import deepglass
+    previous = deepglass.mixed_precision.global_policy()
+    deepglass.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        return deepglass_defaults(workload)
+    finally:
+        deepglass.mixed_precision.set_global_policy(previous)
+
+
 def torch_tutorial(workload):
     """A loop as the PyTorch tutorials write it: a shuffling DataLoader on the host, the model on the device and
     each batch moved there, a plain optimizer, model.train()."""
@@ -161,9 +173,10 @@ def tensor_dataset(workload):
 
 
 CONTENDERS = {"deepglass": deepglass_defaults, "deepglass (jit_compile)": deepglass_jit,
-              "torch (tutorial)": torch_tutorial, "torch (tuned)": torch_tuned, "keras 3": keras3,
+              "deepglass (mixed_float16)": deepglass_mixed, "torch (tutorial)": torch_tutorial, "torch (tuned)": torch_tuned, "keras 3": keras3,
               "lightning": lightning}
 BASELINE = "torch (tutorial)"
+GPU_ONLY = ("deepglass (mixed_float16)",)
 PACKAGES = {"keras 3": "keras", "lightning": "lightning"}  # the optional contenders (`pip install -e ".[bench]"`)
 
 
@@ -172,7 +185,9 @@ def available():
     ready, notes = [], []
     for name in CONTENDERS:
         package = PACKAGES.get(name)
-        if package and importlib.util.find_spec(package) is None:
+        if name in GPU_ONLY and not devices.is_cuda():
+            notes.append(f"{name}: GPU only (a CPU computes float16 more slowly than float32); left out")
+        elif package and importlib.util.find_spec(package) is None:
             notes.append(f"{name}: not installed (pip install {package}, or pip install -e \".[bench]\"); left out")
         else:
             ready.append(name)

@@ -27,23 +27,28 @@ def keras_inference(workload):
 
 
 def torch_inference(workload):
-    """The loop PyTorch code writes for inference: eval mode, `torch.inference_mode()`, data on the device in
-    channels-last, slices of it as batches, one host synchronisation per pass."""
+    """The loop PyTorch code writes for inference: eval mode, `torch.inference_mode()`, channels-last, slices of the
+    data as batches, one host synchronisation per pass. Like `predict(x)` and `evaluate(x, y)`, each pass starts from
+    the workload's NumPy arrays and moves them to the device itself (on a GPU that copy is part of the work)."""
     device = devices.current()
     model = torch_model(workload).eval().to(device)
-    x = torch_inputs(workload, torch.from_numpy(workload.x).to(device))
-    if x.dim() == 4:
+    channels_last = workload.x.ndim == 4
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.from_numpy(workload.y).to(device)
     size = workload.batch_size
+
+    def inputs():
+        x = torch_inputs(workload, torch.from_numpy(workload.x).to(device))
+        return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
     @torch.inference_mode()
     def predict():
+        x = inputs()
         return torch.cat([model(x[start:start + size]).softmax(-1) for start in range(0, len(x), size)]).cpu().numpy()
 
     @torch.inference_mode()
     def evaluate():
+        x, y = inputs(), torch.from_numpy(workload.y).to(device)
         loss, correct = torch.zeros((), device=device), torch.zeros((), dtype=torch.int64, device=device)
         for start in range(0, len(x), size):
             logits, labels = model(x[start:start + size]), y[start:start + size]

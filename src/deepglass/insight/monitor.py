@@ -409,7 +409,7 @@ def _bad_initialisation(history, t):
     dead = _at_first(first, "dead_fraction", t.dead)
     parts, evidence, layers = [], {}, []
     for key, what, found in (("saturated_layers", "sigmoid/tanh layer(s) start saturated", saturated),
-                             ("dead_layers", "ReLU layer(s) start with most units dead", dead)):
+                             ("dead_layers", f"ReLU layer(s) start with {t.dead:.0%} or more of their units dead", dead)):
         if found:
             largest = max(value for _, value in found)
             parts.append(f"{len(found)} {what} (up to {largest:.0%})")
