@@ -4,6 +4,7 @@ per sequence, GRU with reset_after=True), and on a step loop otherwise."""
 import torch
 
 from deepglass import regularizers
+from deepglass.layers import rnn_cudnn
 from deepglass.layers.input_spec import InputSpec
 from deepglass.layers.legacy import rename_legacy_kwargs
 from deepglass.layers.rnn import RNN
@@ -49,11 +50,14 @@ class _CellRNN(CellOptions, RNN):
         """`(kernel, params, has_biases)` for torch's fused kernel, or None when this configuration needs the loop."""
         raise NotImplementedError(f"{type(self).__name__} must implement _fused_kernel(training).")
 
-    def _torch_params(self):
+    def _torch_params(self, kernel):
+        """torch's weights for `kernel` (LSTM, SimpleRNN: Keras's own, in torch's layout), one buffer on CUDA."""
         cell = self.cell
-        if not cell.use_bias:
-            return [cell.kernel, cell.recurrent_kernel], False
-        return [cell.kernel, cell.recurrent_kernel, cell.bias, torch.zeros_like(cell.bias)], True
+        params = [cell.kernel, cell.recurrent_kernel]
+        if cell.use_bias:
+            params += [cell.bias, rnn_cudnn.zero_bias(self, cell.bias)]
+        rnn_cudnn.keep_flat(self, kernel, params)
+        return params, cell.use_bias
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         fused = None if self.unroll or self.use_cudnn is False else self._fused_kernel(training)
@@ -132,7 +136,7 @@ class SimpleRNN(_CellRNN):
         kernel = {torch.tanh: torch._VF.rnn_tanh, torch.relu: torch._VF.rnn_relu}.get(self.cell._act)
         if kernel is None or not self._dropout_fits_fused(training):
             return None
-        return (kernel, *self._torch_params())
+        return (kernel, *self._torch_params(kernel))
 
 
 class LSTM(_CellRNN):
@@ -171,7 +175,7 @@ class LSTM(_CellRNN):
     def _fused_kernel(self, training):
         if not _gates_ok(self.cell) or not self._dropout_fits_fused(training):
             return None
-        return (torch._VF.lstm, *self._torch_params())
+        return (torch._VF.lstm, *self._torch_params(torch._VF.lstm))
 
     recurrent_activation = from_cell("recurrent_activation")
     unit_forget_bias = from_cell("unit_forget_bias")
