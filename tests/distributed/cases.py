@@ -101,13 +101,16 @@ class IdBatches(keras.utils.PyDataset):
 
 
 def fit_batchnorm():
-    """A model with BatchNormalization (its moving statistics are buffers) and layers of different sizes, trained
-    on arrays for two epochs; returns the model."""
+    """A model with a convolution (its kernel stored channels-last), BatchNormalization (its moving statistics are
+    buffers) and layers of different sizes, trained on arrays for two epochs; returns the model."""
     x, y, _ = arrays()
     keras.utils.set_random_seed(2)
     built = keras.Sequential([
         keras.Input((FEATURES,)),
-        keras.layers.Dense(16),  # 112 weight values
+        keras.layers.Reshape((3, 1, 2)),
+        keras.layers.Conv2D(4, (2, 1), padding="same"),  # 20 weight values
+        keras.layers.Flatten(),
+        keras.layers.Dense(16),  # 208 weight values
         keras.layers.BatchNormalization(),  # 32 trainable values, and two buffers
         keras.layers.Activation("relu"),
         keras.layers.Dense(CLASSES, activation="softmax"),  # 51 values

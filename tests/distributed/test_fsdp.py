@@ -90,11 +90,14 @@ def test_the_model_is_plain_after_fit_and_saves_as_one_process(sharded, single):
 
 
 def test_zero2_with_larger_units_and_buffers_trains_as_data_parallel(sharded):
-    """reshard_after_forward=False, min_weights_per_unit=50: the BatchNormalization layer's weights join the
-    model's unit; its moving statistics (buffers) are rank 0's, as under DataParallel."""
-    _, ((_, rank0), (_, rank1)) = sharded
+    """reshard_after_forward=False, min_weights_per_unit=50: the convolution (its kernel stored channels-last, which
+    FSDP cannot shard as it is) and the BatchNormalization layer join the model's unit; the moving statistics
+    (buffers) are rank 0's, as under DataParallel."""
+    _, ((found, rank0), (_, rank1)) = sharded
     assert _max_difference(_weights(rank0, "zero2"), _weights(rank1, "zero2")) == 0
     assert _max_difference(_weights(rank0, "zero2"), _weights(rank0, "batchnorm_dp")) < TOLERANCE
+    after_fsdp, after_data_parallel = found["strides"]
+    assert after_fsdp == after_data_parallel and [4, 1, 2, 2] in after_fsdp  # the kernel's own strides, given back
 
 
 @pytest.mark.parametrize("case, expected", [

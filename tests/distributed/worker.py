@@ -153,12 +153,15 @@ def fully_sharded(rank, out_dir):
         again = cases.fit_again(model)
         arrays.update(weights(model, "again"))
     with fsdp(reshard_after_forward=False, min_weights_per_unit=50).scope():
-        arrays.update(weights(cases.fit_batchnorm(), "zero2"))
+        sharded = cases.fit_batchnorm()
+        arrays.update(weights(sharded, "zero2"))
     with keras.distribution.DataParallel().scope():  # BatchNormalization's statistics are per share: DP is the reference
-        arrays.update(weights(cases.fit_batchnorm(), "batchnorm_dp"))
+        replicated = cases.fit_batchnorm()
+        arrays.update(weights(replicated, "batchnorm_dp"))
         arrays.update(weights(cases.fit_arrays()[0], "dp"))
+    strides = [[list(p.stride()) for p in model.parameters()] for model in (sharded, replicated)]
     results = {"history": history, "evaluation": evaluation, "again": again, "summary": lines, "classes": plain,
-               "errors": _fsdp_refusals(fsdp)}
+               "errors": _fsdp_refusals(fsdp), "strides": strides}
     return results, arrays
 
 

@@ -163,6 +163,9 @@ class ShardedModel:
                  _own_size(m) >= distribution.min_weights_per_unit] + [model]
         self.saved = {unit: _module_record(unit) for unit in units}
         self.hooks += [unit.register_forward_hook(_gather_for_side_outputs) for unit in units]
+        for _, _, param, _, _ in self.owned:  # FSDP shards standard strides only (convolution kernels are
+            if not param.is_contiguous():      # channels-last); `gather` gives each weight its strides back
+                param.data = param.data.contiguous()
         mesh = distribution.mesh()
         for unit in units:  # children first: a unit manages the weights under it that no inner unit took
             fully_shard(unit, mesh=mesh, reshard_after_forward=distribution.reshard_after_forward
