@@ -2,21 +2,32 @@
 
 `import deepglass as keras` runs Keras programs: define a network, compile it, fit it, evaluate it, use it.
 """
-from deepglass import activations, callbacks, config, constraints, datasets, initializers, layers, losses, metrics
-from deepglass import models, optimizers, preprocessing, regularizers, saving, utils
-from deepglass import distribution
-from deepglass import dtype_policies, mixed_precision
-from deepglass.dtype_policies import DTypePolicy, FloatDTypePolicy
-from deepglass.initializers import Initializer
-from deepglass.layers import Input, InputSpec, Layer
-from deepglass.layers.symbolic import KerasTensor
-from deepglass.losses import Loss
-from deepglass.metrics import Metric
-from deepglass.models import Model, Sequential
-from deepglass.optimizers import Optimizer
-from deepglass.regularizers import Regularizer
-from deepglass.naming import clear_session
-from deepglass import insight  # noqa: E402  registers the end-of-fit summary with the fit loop
+import gc as _gc
+
+# The import makes tens of thousands of long-lived objects (torch's operators, deepglass's classes), and the cyclic
+# garbage collector would walk them all several times over while it runs, freeing nothing: it waits until the end.
+_collecting = _gc.isenabled()
+_gc.disable()
+try:
+    from deepglass import activations, callbacks, config, constraints, datasets, initializers, layers, losses, metrics
+    from deepglass import models, optimizers, preprocessing, regularizers, saving, utils
+    from deepglass import distribution
+    from deepglass import dtype_policies, mixed_precision
+    from deepglass.dtype_policies import DTypePolicy, FloatDTypePolicy
+    from deepglass.initializers import Initializer
+    from deepglass.layers import Input, InputSpec, Layer
+    from deepglass.layers.symbolic import KerasTensor
+    from deepglass.losses import Loss
+    from deepglass.metrics import Metric
+    from deepglass.models import Model, Sequential
+    from deepglass.optimizers import Optimizer
+    from deepglass.regularizers import Regularizer
+    from deepglass.naming import clear_session
+    from deepglass import insight  # noqa: E402  registers the end-of-fit summary with the fit loop
+finally:
+    if _collecting:
+        _gc.enable()
+    del _collecting
 
 __version__ = "0.1.0"
 __all__ = ["Initializer", "Input", "InputSpec", "KerasTensor", "Layer", "Loss", "Metric", "Model", "Optimizer",
