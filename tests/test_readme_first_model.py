@@ -31,9 +31,9 @@ def test_the_readme_program_trains_a_cnn_and_writes_its_report(tmp_path, monkeyp
     monkeypatch.setattr(fashion_mnist, "load_data", lambda: small)
     monkeypatch.chdir(tmp_path)
     code = first_model_code(ROOT / "README.md")
-    assert "epochs=5" in code
+    assert "epochs=10" in code
     namespace = {}
-    exec(compile(code.replace("epochs=5", "epochs=1"), "README.md", "exec"), namespace)
+    exec(compile(code.replace("epochs=10", "epochs=1"), "README.md", "exec"), namespace)
     model, history = namespace["model"], namespace["history"]
     assert isinstance(model, deepglass.Sequential) and model.count_params() == 225_034  # 320+18,496+204,928+1,290
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
