@@ -298,12 +298,20 @@ class Optimizer(Configurable):
         if self.torch_optimizer is not None:
             self.torch_optimizer.zero_grad(set_to_none=set_to_none)
 
-    @torch.no_grad()
     def step(self):
         """Apply the parameters' gradients (`param.grad`): Keras's `apply`, then count the step."""
         if self.torch_optimizer is None:
             raise RuntimeError(f"Optimizer '{self.name}' is not built; call `optimizer.build(model.trainable_weights)` "
                                "before `step()` (fit does this for you).")
+        # Grad mode off, as `torch.no_grad()` would, without its decorator's per-call objects.
+        enabled = torch.is_grad_enabled()
+        torch._C._set_grad_enabled(False)
+        try:
+            self._apply_gradients()
+        finally:
+            torch._C._set_grad_enabled(enabled)
+
+    def _apply_gradients(self):
         params = [p for p in self._params if p.grad is not None]
         if params:
             grads = [p.grad for p in params]

@@ -111,36 +111,48 @@ def _as_list(entries):
 
 
 class LossTracker:
-    """The running mean of a loss over the batches of an epoch, weighted by batch size, kept on the device."""
+    """The running mean of a loss over the batches of an epoch, weighted by batch size, kept on the device.
+
+    The batch sizes are counted on the host and added to the `count` tensor when it is read (`variables`, `result`):
+    one kernel less per training step, which shows in small models' steps."""
 
     def __init__(self, name):
         self.name = name
         self.total = None
         self.count = None
+        self._pending = 0
 
     @property
     def variables(self):
         """The running sum and count (created on the configured device if no batch has been seen yet)."""
         if self.total is None:
             self._create(config.device())
+        self._flush()
         return [self.total, self.count]
 
     def _create(self, device):
         self.total = torch.zeros((), dtype=torch.float32, device=device)
         self.count = torch.zeros((), dtype=torch.float32, device=device)
 
+    def _flush(self):
+        if self._pending:
+            self.count.add_(self._pending)
+            self._pending = 0
+
     def update(self, value, batch_size):
         if self.total is None:
             self._create(value.device)
-        self.total.add_(value.detach(), alpha=batch_size)  # one kernel each: the step's cost is in kernel launches
-        self.count.add_(batch_size)
+        self.total.add_(value.detach(), alpha=batch_size)  # one kernel: the step's cost is in kernel launches
+        self._pending += batch_size
 
     def result(self):
         if self.total is None:
             return torch.tensor(float("nan"))
+        self._flush()
         return self.total / self.count
 
     def reset_state(self):
+        self._pending = 0
         if self.total is not None:
             self.total.zero_()
             self.count.zero_()
