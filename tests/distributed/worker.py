@@ -127,14 +127,19 @@ def bad_input(rank, out_dir):
                                                  verbose=0),
         "train_on_batch": lambda: cases.model().train_on_batch(x[:4], y[:4]),
     }
-    errors = {"distribution": repr(keras.distribution.distribution())}
+    return {"distribution": repr(keras.distribution.distribution()), **_errors_of(attempts)}, {}
+
+
+def _errors_of(attempts):
+    """{name: "ErrorType: message", or None where the attempt succeeded}, for the test to read."""
+    errors = {}
     for name, attempt in attempts.items():
         try:
             attempt()
             errors[name] = None
         except Exception as error:  # recorded for the test to read
             errors[name] = f"{type(error).__name__}: {error}"
-    return errors, {}
+    return errors
 
 
 def fully_sharded(rank, out_dir):
@@ -177,15 +182,8 @@ def _fsdp_refusals(fsdp):
         "constraint": lambda: constrained.fit(x, np.zeros((len(x), cases.CLASSES)), batch_size=10, verbose=0),
         "mid_epoch_backup": lambda: cases.model().fit(x, y, batch_size=10, verbose=0, callbacks=[backup]),
     }
-    errors = {}
     with fsdp().scope():
-        for name, attempt in attempts.items():
-            try:
-                attempt()
-                errors[name] = None
-            except Exception as error:  # recorded for the test to read
-                errors[name] = f"{type(error).__name__}: {error}"
-    return errors
+        return _errors_of(attempts)
 
 
 class _KillOnce(keras.callbacks.Callback):
