@@ -58,6 +58,7 @@ def equivalence(together):
 def single(tmp_path_factory):
     """One process: the same cases, with the same callbacks writing to a folder of its own."""
     out = tmp_path_factory.mktemp("single")
+    keras.clear_session()  # names counted from zero, as in the fresh worker processes (the saved configs hold them)
     model, history, evaluation, predictions = cases.fit_arrays([keras.callbacks.CSVLogger(out / "log.csv")])
     model.save(out / "model.keras")
     torch_data = {kind: cases.fit_torch_data(kind) for kind in ("dataset", "loader")}

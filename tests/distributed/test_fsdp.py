@@ -30,6 +30,7 @@ def sharded(tmp_path_factory):
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
     out = tmp_path_factory.mktemp("single_fsdp")
+    keras.clear_session()  # names counted from zero, as in the fresh worker processes (the summaries hold them)
     model, history, evaluation, predictions = cases.fit_arrays()
     model.save(out / "model.keras")
     lines = []
