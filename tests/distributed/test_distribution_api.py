@@ -206,7 +206,7 @@ def test_scaled_share_gradients_average_to_the_global_batch_gradient():
 
     def empty_share_gradients():  # what a process with no samples adds: the weight penalties only
         model(x[:0], training=True)
-        return torch.autograd.grad(sum(training_run.weight_penalties(model)), list(model.parameters()), allow_unused=True)
+        return torch.autograd.grad(sum(model._weight_penalties()), list(model.parameters()), allow_unused=True)
 
     whole = gradients(slice(0, 3), 1.0)
     averaged = [(a + b) / 2 for a, b in zip(gradients(slice(0, 3, 2), 2 * 2 / 3), gradients(slice(1, 3, 2), 1 * 2 / 3))]

@@ -76,7 +76,7 @@ class ParallelRun:
             return
         y = model._targets(y)
         loss, parts = model._compiled_loss(y, y_pred, sample_weight)
-        total = _with_losses(model, loss, penalties)
+        total = model._add_penalties(loss, penalties)
         model._step_loss = total.detach()
         # The batch-dependent terms (data loss, layer losses) weigh this share's part of the global batch; weight
         # penalties are the same on every process and are averaged as they are. The update is fit's own (loss
@@ -86,7 +86,7 @@ class ParallelRun:
 
     def weight_penalties(self):
         """This step's weight penalties (`kernel_regularizer`, ...), in the order of `model._penalties_in_use`."""
-        return weight_penalties(self.model)
+        return self.model._weight_penalties()
 
     # ------------------------------------------------------------------------------------------------------ metrics
     @torch.no_grad()
@@ -169,21 +169,6 @@ def _assemble(parts, counts, interleaved, world):
 
 def _layer_losses(model):
     return sum((added for layer in model._loss_layers for added in layer._losses), torch.zeros(()))
-
-
-def weight_penalties(model):
-    """The model's weight penalties, one per regularised weight, in the order of `model._penalties_in_use`."""
-    return [penalty(getattr(layer, name)) for layer, name, penalty in model._penalties_in_use]
-
-
-def _with_losses(model, loss, penalties):
-    """`loss` plus the weight penalties and the losses the layers added, in `Trainer._add_penalties`'s order."""
-    for penalty in penalties:
-        loss = loss + penalty
-    for layer in model._loss_layers:
-        for added in layer._losses:
-            loss = loss + added
-    return loss
 
 
 def check_same_start(model, data, rank, sharded):

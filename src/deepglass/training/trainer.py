@@ -285,10 +285,16 @@ class Trainer(LegacyTrainingMethods):
             return y
         return flatten_targets(y, self._output_count, self._compiled_loss.output_names)
 
-    def _add_penalties(self, loss):
-        """The loss plus weight regularisation and the losses layers added during the forward pass."""
-        for layer, name, regularizer in self._penalties_in_use:
-            loss = loss + regularizer(getattr(layer, name))
+    def _weight_penalties(self):
+        """The weight penalties (`kernel_regularizer`, ...), one per regularised weight, in `_penalties_in_use`'s
+        order."""
+        return [penalty(getattr(layer, name)) for layer, name, penalty in self._penalties_in_use]
+
+    def _add_penalties(self, loss, penalties=None):
+        """The loss plus the weight penalties and the losses layers added during the forward pass. `penalties`:
+        computed here unless given (sharded training computes them while each layer's weights are whole)."""
+        for penalty in self._weight_penalties() if penalties is None else penalties:
+            loss = loss + penalty
         for layer in self._loss_layers:
             for added in layer._losses:
                 loss = loss + added
