@@ -280,7 +280,26 @@ def test_one_batch_forms_check_each_kind_of_batch_once(monkeypatch):
     for start in (0, 8, 16):
         model.train_on_batch(x[start:start + 8], y[start:start + 8])
     model.test_on_batch(x[:8], y[:8])
-    assert len(checks) == 1  # the same shapes and dtypes: checked once
-    with pytest.raises(ValueError):
+    assert checks == [2]  # the same shapes and dtypes: checked once, on the first two samples
+    with pytest.raises(ValueError, match=r"got shape \(8, 2\)"):
         model.train_on_batch(x[:8, :2], y[:8])  # another kind of batch is checked again, and refused
-    assert len(checks) == 2
+    assert checks == [2, 2, 8]  # refused on two samples, then on the whole batch, whose shape the error names
+
+
+def test_fit_and_evaluate_check_shapes_on_two_samples_and_labels_over_the_first_batch(monkeypatch):
+    x, y = data()
+    model = small_model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    checks = []
+    real = type(model)._checked_forward
+    monkeypatch.setattr(type(model), "_checked_forward", lambda self, x: checks.append(len(x)) or real(self, x))
+    model.fit(x, y, batch_size=32, verbose=0)
+    model.evaluate(x, y, batch_size=32, verbose=0)
+    assert checks == [2, 2]  # not a forward pass of a whole batch per call
+    bad = y.copy()
+    bad[20] = 3  # in the first batch, beyond the first two samples
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"labels from 0 to 3.*renumber the labels 0\.\.2"):
+        model.fit(x, bad, batch_size=32, verbose=0)
+    np.testing.assert_array_equal(np.concatenate([w.ravel() for w in model.get_weights()]),
+                                  np.concatenate([w.ravel() for w in before]))

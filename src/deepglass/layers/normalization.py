@@ -260,9 +260,8 @@ class BatchNormalization(_AffineNormalization):
             moving_variance = moving_variance * (count / (count - 1))
         outputs = F.batch_norm(view, self.moving_mean, moving_variance, self.gamma, self.beta, training,
                                1.0 - self.momentum, self.epsilon)
-        if training:
-            with torch.no_grad():
-                torch.mul(moving_variance, (count - 1) / count, out=self.moving_variance)
+        if training:  # neither tensor requires grad, so this needs no `torch.no_grad()` (whose cost shows here)
+            torch.mul(moving_variance, (count - 1) / count, out=self.moving_variance)
         return outputs if axis == 1 else outputs.movedim(1, axis)
 
     def _general(self, x, training, mask):

@@ -329,8 +329,8 @@ class Trainer(LegacyTrainingMethods):
 
     def _prepare(self, data):
         """Check shapes and labels on the first batch, build what is lazy, and gather what each step needs."""
-        x_small, y_small, _ = data.first_batch()
-        y_pred = self._checked_forward(x_small)
+        x_first, y_first, _ = data.first_batch()
+        x_few, y_pred = self._checked_few(x_first)
         self._half_outputs = mixed_autocast.has_half(y_pred)
         nans = data.count_nans()
         if nans:
@@ -338,11 +338,12 @@ class Trainer(LegacyTrainingMethods):
                           "Replace or drop them (e.g. np.nan_to_num) before training.", stacklevel=3)
         self._output_count = len(tree.flatten(y_pred))
         self._single_output = self._output_count == 1
-        if y_small is not None:
-            y_small = self._targets(y_small)
-            self._compiled_loss.validate_targets(y_small, y_pred)
+        if y_first is not None:
+            y_first = self._targets(y_first)
+            y_pred = _broadcast_samples(y_pred, _sample_count(x_few), _sample_count(y_first))
+            self._compiled_loss.validate_targets(y_first, y_pred)
             if not self._compiled_metrics.built:
-                self._compiled_metrics.build(y_small, y_pred)
+                self._compiled_metrics.build(y_first, y_pred)
         if not self._prepared:
             self.optimizer.build(self._named_trainable_weights())
             self._collect_step_extras()
@@ -352,6 +353,19 @@ class Trainer(LegacyTrainingMethods):
         """(`"layer/weight"`, tensor) pairs, so optimizers can exclude weights by name as Keras's do."""
         return [(f"{getattr(owner, 'name', type(owner).__name__)}/{name}", getattr(owner, name))
                 for owner, name, _ in self._weight_triples("trainable")]
+
+    def _checked_few(self, x_first):
+        """`_checked_forward` on the first samples of the first batch: `(those samples, the outputs)`. They show the
+        shapes and dtypes, where a whole batch would cost a forward pass per call of fit, evaluate and predict (the
+        labels are still checked over the whole first batch, against these outputs broadcast to it)."""
+        x_few = _first_samples(x_first, self)
+        try:
+            return x_few, self._checked_forward(x_few)
+        except Exception as error:  # noqa: BLE001 -- raised again below
+            failure = error
+        if x_few is not x_first:
+            self._checked_forward(x_first)  # fails again, with a message that names the batch's own shape
+        raise failure
 
     def _checked_forward(self, x_small):
         self.train(False)
@@ -438,7 +452,7 @@ class Trainer(LegacyTrainingMethods):
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for `x` as NumPy arrays (a list or dict of them for several outputs)."""
         data = self._shard(adapt(x, batch_size=batch_size, device=self._device()))
-        self._checked_forward(_first_samples(data.first_batch()[0], self))  # no labels to check: 2 samples do
+        self._checked_few(data.first_batch()[0])
         verbose = self._verbose_here(verbose)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
                                      steps=steps or data.steps)
@@ -540,6 +554,20 @@ def _first_samples(x, model, count=2):
     if any(getattr(m, "stateful", False) for m in model.modules()):
         return x
     return tree.map_structure(lambda a: a[:count], x)
+
+
+def _sample_count(batch):
+    return len(tree.flatten(batch)[0])
+
+
+def _broadcast_samples(outputs, few, count):
+    """The outputs of a batch's first `few` samples seen as `count` samples (the first one repeated, as a view): the
+    label checks and the metrics' resolution look at shapes and dtypes. An output without that batch axis stays."""
+    def broadcast(output):
+        if not torch.is_tensor(output) or output.dim() == 0 or output.shape[0] != few or few in (0, count):
+            return output
+        return output[:1].expand(count, *output.shape[1:])
+    return tree.map_structure(broadcast, outputs)
 
 
 def _numpy(tensor):
