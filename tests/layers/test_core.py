@@ -172,3 +172,22 @@ def test_layer_is_a_torch_module_with_an_informative_repr():
     assert isinstance(layer, torch.nn.Module)
     assert repr(layer) == "Dense(name='hidden', units=5, activation='relu')"
     assert not layer.training  # inference mode outside fit, as Keras layers behave
+
+
+@pytest.mark.parametrize("make, inputs", [
+    (lambda: layers.Dense(3, activation="softmax"), torch.randn(4, 5)),
+    (lambda: layers.Conv2D(3, 2, activation="softmax"), torch.randn(2, 4, 4, 1)),
+    (lambda: layers.SeparableConv2D(3, 2, activation="softmax"), torch.randn(2, 4, 4, 2)),
+    (lambda: layers.Activation("softmax"), torch.randn(4, 3)),
+])
+def test_setting_activation_takes_effect_as_in_keras(make, inputs):
+    # Grad-CAM and saliency recipes set `model.layers[-1].activation = activations.linear` to read logits.
+    layer = make()
+    probabilities = layer(inputs)
+    layer.activation = deepglass.activations.linear
+    logits = layer(inputs)
+    torch.testing.assert_close(torch.softmax(logits, -1), probabilities)
+    assert layer.get_config()["activation"] == "linear"
+    layer.activation = "relu"  # a name, as the constructor takes
+    assert layer.activation is deepglass.activations.relu
+    assert layer(inputs).min() >= 0

@@ -333,16 +333,12 @@ class _logits:
 
     def __enter__(self):
         if self.layer is not None:
-            # Dense and convolutions apply `_activation_fn` (None for linear); Activation applies `activation`.
-            self.saved = {key: getattr(self.layer, key) for key in ("activation", "_activation_fn")
-                          if hasattr(self.layer, key)}
+            self.saved = self.layer.activation
             self.layer.activation = activations.linear
-            if "_activation_fn" in self.saved:
-                self.layer._activation_fn = None
 
     def __exit__(self, *_):
-        for key, value in getattr(self, "saved", {}).items():
-            setattr(self.layer, key, value)
+        if self.layer is not None:
+            self.layer.activation = self.saved
 
 
 def _as_input(model, x):

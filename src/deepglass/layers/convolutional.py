@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from deepglass import activations, config, naming
-from deepglass.layers.core import kernel_config, set_kernel_arguments
+from deepglass.layers.core import ActivationAttribute, kernel_config, set_kernel_arguments
 from deepglass.layers.input_spec import InputSpec, _describe
 from deepglass.layers.layer import Layer
 from deepglass.layers.legacy import rename_legacy_kwargs
@@ -198,6 +198,8 @@ class BaseConv(Layer):
     height 1), and the kernel is stored with its channels innermost in memory (torch's channels-last format), so
     torch runs its channels-last kernels with no copy of either.
     """
+
+    activation = ActivationAttribute()
 
     def __init__(self, rank, filters=None, kernel_size=None, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",

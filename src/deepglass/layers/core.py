@@ -80,6 +80,27 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
     return layer._output_tensor
 
 
+# Activations whose one-argument call is exactly torch's: a layer calls torch directly, as every call of a small
+# model's step counts.
+_TORCH_KERNELS = {activations.relu: torch.relu, activations.tanh: torch.tanh}
+
+
+class ActivationAttribute:
+    """The `activation` of a layer (Dense, convolutions, Activation): a name, a function or None when set, the
+    function when read. Setting it takes effect, as in Keras (`layer.activation = activations.linear` makes the
+    layer output logits). It also sets `_activation_fn`, what calls apply: None for linear, torch's own kernel
+    where that is the same function."""
+
+    def __get__(self, layer, owner=None):
+        return self if layer is None else layer.__dict__["_activation"]
+
+    def __set__(self, layer, value):
+        function = activations.get(value)
+        layer.__dict__["_activation"] = function
+        layer.__dict__["_activation_fn"] = None if function is activations.linear else \
+            _TORCH_KERNELS.get(function, function)
+
+
 class Dense(Layer):
     """A fully connected layer: `output = activation(inputs @ kernel + bias)`, applied on the last axis.
 
@@ -104,6 +125,8 @@ class Dense(Layer):
     _legacy = {"output_dim": "units", "init": "kernel_initializer", "W_regularizer": "kernel_regularizer",
                "b_regularizer": "bias_regularizer", "W_constraint": "kernel_constraint",
                "b_constraint": "bias_constraint", "bias": "use_bias"}
+
+    activation = ActivationAttribute()
 
     def __init__(self, units=None, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
@@ -161,13 +184,14 @@ class Activation(Layer):
     """
 
     _passes_masks = True
+    activation = ActivationAttribute()
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = activations.get(activation)
+        self.activation = activation
 
     def call(self, inputs):
-        return self.activation(inputs)
+        return inputs if self._activation_fn is None else self._activation_fn(inputs)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -256,17 +280,10 @@ class Dropout(Layer):
         return f"name={self.name!r}, rate={self.rate}"
 
 
-# Activations whose one-argument call is exactly torch's: a layer calls torch directly, as every call of a small
-# model's step counts.
-_TORCH_KERNELS = {activations.relu: torch.relu, activations.tanh: torch.tanh}
-
-
 def set_kernel_arguments(layer, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                          bias_regularizer, kernel_constraint, bias_constraint):
     """The arguments shared by layers with a kernel and a bias (Dense, convolutions), turned into objects."""
-    layer.activation = activations.get(activation)
-    layer._activation_fn = None if layer.activation is activations.linear else \
-        _TORCH_KERNELS.get(layer.activation, layer.activation)
+    layer.activation = activation
     layer.use_bias = bool(use_bias)
     layer.kernel_initializer = initializers.get(kernel_initializer)
     layer.bias_initializer = initializers.get(bias_initializer)
