@@ -176,6 +176,7 @@ CONTENDERS = {"deepglass": deepglass_defaults, "deepglass (jit_compile)": deepgl
               "deepglass (mixed_float16)": deepglass_mixed, "torch (tutorial)": torch_tutorial, "torch (tuned)": torch_tuned, "keras 3": keras3,
               "lightning": lightning}
 BASELINE = "torch (tutorial)"
+TUNED = "torch (tuned)"  # the ceiling: the fastest loop written by hand
 GPU_ONLY = ("deepglass (mixed_float16)",)
 PACKAGES = {"keras 3": "keras", "lightning": "lightning"}  # the optional contenders (`pip install -e ".[bench]"`)
 

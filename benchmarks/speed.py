@@ -2,7 +2,7 @@
 import math
 import statistics
 
-from benchmarks import contenders, devices, inference
+from benchmarks import contenders, devices, inference, overhead
 from benchmarks.report import Section
 from benchmarks.timing import measure
 from benchmarks.workloads import Unavailable
@@ -38,11 +38,14 @@ def run_workload(workload, names, repeats):
         warmup = data["deepglass (jit_compile)"]["warmup_seconds"]
         notes.append(f"deepglass (jit_compile): its warm-up epoch, torch.compile's compilation included, took "
                      f"{warmup:.1f} s (not in the table, which times the epochs after it)")
+    record = {"source": workload.source, "samples": len(workload.x), "repeats": repeats, "device": devices.record(),
+              "contenders": data}
+    if workload.overhead_probe:
+        record["overhead"], overhead_notes = overhead.overhead_section_parts(runs, batches, contenders.TUNED)
+        notes += overhead_notes
     if devices.is_cuda():
         notes.append(GPU_NOTE)
-    return Section(workload.name, f"{workload.name}: {workload.description}", columns, rows,
-                   {"source": workload.source, "samples": len(workload.x), "repeats": repeats,
-                    "device": devices.record(), "contenders": data}, notes)
+    return Section(workload.name, f"{workload.name}: {workload.description}", columns, rows, record, notes)
 
 
 MEMORY = {"peak_extra_rss_mb": "extra peak RSS (MB)", "peak_gpu_mb": "peak GPU memory (MB)",

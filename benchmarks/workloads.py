@@ -29,6 +29,7 @@ class Workload:
     source: str = ""
     contenders: tuple = None  # the contenders that run it (None: all)
     kind: str = "train"  # "train": epochs of fit; "inference": passes of predict and evaluate
+    overhead_probe: bool = False  # also measure each contender's time outside PyTorch's operators (benchmarks.overhead)
 
     @property
     def classes(self):
@@ -86,7 +87,7 @@ def all_workloads(size="full"):
                  source="random CIFAR-shaped"),
         Workload("W5", f"overhead probe: MLP 32-64-64-1, batch {b32}, Adam, MSE",
                  [("dense", 64, "relu"), ("dense", 64, "relu"), ("dense", 1, None)], table, targets, b32, "mse",
-                 source="synthetic regression"),
+                 source="synthetic regression", overhead_probe=True),
         Workload("W6", f"predict and evaluate of the W2 {W2_DESCRIPTION}, batch {b1024}", course_cnn(),
                  images[:count(4096, b1024)], labels[:count(4096, b1024)], b1024,
                  "sparse_categorical_crossentropy", source=source, kind="inference"),

@@ -1,13 +1,14 @@
 """The benchmark suite runs end to end (speed itself is measured by running it, not here)."""
 import json
 import os
+import time
 import types
 
 import pytest
 import torch
 
 import benchmarks
-from benchmarks import accuracy, devices, report, speed, startup, timing
+from benchmarks import accuracy, devices, overhead, report, speed, startup, timing
 from benchmarks.__main__ import main, parse
 from benchmarks.workloads import Unavailable, all_workloads, keras_model, torch_model
 
@@ -27,6 +28,10 @@ def test_smoke_run_of_every_part_writes_tables_and_json(tmp_path):
     assert all(row["ms_per_step"] > 0 for row in w5.values())
     assert sections["W5"]["columns"][-1] == "extra peak RSS (MB)" and sections["W5"]["data"]["device"]["type"] == "cpu"
     assert not any("gpu" in key for row in w5.values() for key in row)
+    overhead = sections["W5"]["data"]["overhead"]
+    assert set(overhead) == set(w5)
+    assert all(0 < row["inside_operators_ms"] < row["wall_ms"] for row in overhead.values())
+    assert any(note.startswith("target: deepglass's overhead at most 1.2x") for note in sections["W5"]["notes"])
     w6 = sections["W6"]["data"]["contenders"]
     assert set(w6) == {f"{who} {mode}" for who in ("deepglass", "torch (inference_mode)")
                        for mode in ("predict", "evaluate")}
@@ -146,3 +151,20 @@ def test_a_library_without_a_layer_is_reported_not_fatal():
     workload = next(w for w in all_workloads("smoke") if w.name == "W8")
     with pytest.raises(Unavailable, match="oldlib.layers.LSTM does not exist"):
         keras_model(library, workload)
+
+
+def test_overhead_is_the_time_outside_operators():
+    a = torch.randn(64, 64)
+
+    def operators_then_python(pause):
+        def run():
+            for _ in range(20):
+                torch.mm(a, a).relu()  # relu is an outermost operator too; mm's own inner calls are inside mm
+            time.sleep(pause)
+        return run
+
+    quick_wall, quick_inside, quick_extra = overhead.overhead_ms(operators_then_python(0.0), steps=2)
+    slow_wall, slow_inside, slow_extra = overhead.overhead_ms(operators_then_python(0.05), steps=2)
+    assert slow_extra - quick_extra > 20  # the 50 ms of Python (25 ms per step) is overhead...
+    assert slow_inside < 2 * quick_inside + 1  # ...and not time inside the operators
+    assert quick_inside + quick_extra == pytest.approx(quick_wall)
