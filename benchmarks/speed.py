@@ -40,8 +40,11 @@ def run_workload(workload, names, repeats):
                      f"{warmup:.1f} s (not in the table, which times the epochs after it)")
     record = {"source": workload.source, "samples": len(workload.x), "repeats": repeats, "device": devices.record(),
               "contenders": data}
-    if workload.overhead_probe:
-        record["overhead"], overhead_notes = overhead.overhead_section_parts(runs, batches, contenders.TUNED)
+    if workload.overhead_probe and contenders.TUNED in runs:
+        work_ms = overhead.operator_ms(runs[contenders.TUNED], batches)
+        record["overhead"], overhead_notes = overhead.overheads(
+            {name: row["ms_per_step"] for name, row in data.items()}, work_ms, contenders.TUNED)
+        record["operators_ms_per_step"] = work_ms
         notes += overhead_notes
     if devices.is_cuda():
         notes.append(GPU_NOTE)
