@@ -2,6 +2,8 @@
 import math
 
 import torch
+from torch.optim import optimizer as torch_optimizer_base
+from torch.optim.adam import adam as functional_adam
 
 from deepglass.optimizers.arguments import check_epsilon, check_number, warn_legacy
 from deepglass.optimizers.optimizer import Optimizer
@@ -57,8 +59,48 @@ class Adam(_Moments):
         for group in self.torch_optimizer.param_groups:
             group["eps"] = eps
 
+    def _torch_update(self):
+        # torch's functional `adam` on the lists `torch.optim.Adam.step()` would gather: the same update, without
+        # step()'s hooks, profiler scope and per-step gathering, which cost more than the kernel in a small model's
+        # step (66 us against 46 us for a 3-layer MLP on the CPU). torch's own step runs where the two could differ.
+        calls = _functional_adam_calls(self.torch_optimizer)
+        if calls is None:
+            self.torch_optimizer.step()
+            return
+        for arguments in calls:
+            functional_adam(**arguments)
+
     def get_config(self):
         return {**super().get_config(), "amsgrad": self.amsgrad}
+
+
+def _functional_adam_calls(optimizer):
+    """The arguments of torch's functional `adam`, one set per parameter group, as `torch.optim.Adam.step()` passes
+    them; None where that step must run itself: the first update (it creates the state), hooks on the optimizer
+    (its own or global ones), torch's GradScaler (`grad_scale`, `found_inf`) or a differentiable optimizer."""
+    hooks = (optimizer._optimizer_step_pre_hooks, optimizer._optimizer_step_post_hooks,
+             getattr(torch_optimizer_base, "_global_optimizer_pre_hooks", None),
+             getattr(torch_optimizer_base, "_global_optimizer_post_hooks", None))
+    if any(hooks) or getattr(optimizer, "grad_scale", None) is not None or \
+            getattr(optimizer, "found_inf", None) is not None:
+        return None
+    state, calls = optimizer.state, []
+    for group in optimizer.param_groups:
+        params = [p for p in group["params"] if p.grad is not None]
+        states = [state.get(p) for p in params]
+        if not all(states) or group["differentiable"]:
+            return None
+        beta_1, beta_2 = group["betas"]
+        calls.append({
+            "params": params, "grads": [p.grad for p in params], "exp_avgs": [s["exp_avg"] for s in states],
+            "exp_avg_sqs": [s["exp_avg_sq"] for s in states],
+            "max_exp_avg_sqs": [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [],
+            "state_steps": [s["step"] for s in states], "has_complex": any(p.is_complex() for p in params),
+            "amsgrad": group["amsgrad"], "beta1": beta_1, "beta2": beta_2, "lr": group["lr"],
+            "weight_decay": group["weight_decay"], "eps": group["eps"], "maximize": group["maximize"],
+            "foreach": group["foreach"], "capturable": group["capturable"], "differentiable": False,
+            "fused": group["fused"], "decoupled_weight_decay": group["decoupled_weight_decay"]})
+    return calls
 
 
 class AdamW(Adam):

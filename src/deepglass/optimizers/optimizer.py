@@ -361,8 +361,13 @@ class Optimizer(Configurable):
         if not self._torch_weight_decay:
             self._decay_weights(params, lr)
         self._prepare_step(params, lr)
-        self.torch_optimizer.step()
+        self._torch_update()
         self._last_lr = lr
+
+    def _torch_update(self):
+        """The torch optimizer's update of the parameters that have gradients (Adam calls torch's functional form
+        of it directly)."""
+        self.torch_optimizer.step()
 
     def _decay_weights(self, params, lr):
         """Keras's decoupled weight decay, before the update: `w -= lr * weight_decay * w`."""

@@ -1,0 +1,75 @@
+"""Adam's update through torch's functional `adam` equals `torch.optim.Adam.step()`'s, bit for bit, and gives way to
+that step wherever the two could differ."""
+import pytest
+import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+import deepglass
+from deepglass.optimizers import adam as adam_module
+
+
+def train(make_optimizer, shortcut, steps=6):
+    """Weights and torch state after `steps` updates of a small model; at step 3 one weight gets no gradient."""
+    torch.manual_seed(0)
+    model = deepglass.Sequential([deepglass.layers.Input((5,)), deepglass.layers.Dense(4, activation="relu"),
+                                  deepglass.layers.Dense(2)])
+    optimizer = make_optimizer()
+    if not shortcut:  # a hook on the torch optimizer sends every update through its own step()
+        optimizer.build(model._named_trainable_weights())
+        optimizer.torch_optimizer.register_step_pre_hook(lambda *args: None)
+    optimizer.build(model._named_trainable_weights())
+    for step in range(steps):
+        optimizer.zero_grad()
+        model(torch.randn(8, 5)).square().mean().backward()
+        if step == 3:
+            model.layers[0].bias.grad = None
+        optimizer.step()
+    return [w.detach().clone() for w in model.trainable_weights], optimizer.torch_optimizer.state
+
+
+def excluding_biases():
+    optimizer = deepglass.optimizers.AdamW(0.01, weight_decay=0.1)
+    optimizer.exclude_from_weight_decay(var_names=["bias"])  # two parameter groups
+    return optimizer
+
+
+@pytest.mark.parametrize("make_optimizer", [lambda: deepglass.optimizers.Adam(0.01),
+                                            lambda: deepglass.optimizers.Adam(0.01, amsgrad=True, weight_decay=0.05),
+                                            excluding_biases], ids=["adam", "amsgrad", "adamw-two-groups"])
+def test_the_functional_update_equals_torch_step_bit_for_bit(make_optimizer, monkeypatch):
+    calls = []
+    real = adam_module.functional_adam
+    monkeypatch.setattr(adam_module, "functional_adam", lambda **kwargs: calls.append(kwargs) or real(**kwargs))
+    weights, state = train(make_optimizer, shortcut=True)
+    assert calls  # taken after the first update, which creates the state
+    assert len({len(c["params"]) for c in calls}) > 1  # the update without the bias's gradient left it out
+    calls.clear()
+    reference_weights, reference_state = train(make_optimizer, shortcut=False)
+    assert not calls
+    for ours, theirs in zip(weights, reference_weights):
+        assert torch.equal(ours, theirs)
+    for ours, theirs in zip(state.values(), reference_state.values()):
+        assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_torch_step_runs_where_hooks_or_missing_state_need_it():
+    model = deepglass.Sequential([deepglass.layers.Input((3,)), deepglass.layers.Dense(2)])
+    optimizer = deepglass.optimizers.Adam()
+    optimizer.build(model.trainable_weights)
+    model(torch.ones(4, 3)).sum().backward()
+    assert adam_module._functional_adam_calls(optimizer.torch_optimizer) is None  # no state before the first step
+    optimizer.step()
+    model(torch.ones(4, 3)).sum().backward()
+    assert adam_module._functional_adam_calls(optimizer.torch_optimizer) is not None
+    seen = []
+    handle = optimizer.torch_optimizer.register_step_post_hook(lambda *args: seen.append("post"))
+    optimizer.step()
+    assert seen == ["post"]  # the hook ran: torch's own step took the update
+    handle.remove()
+    handle = register_optimizer_step_pre_hook(lambda *args: seen.append("global"))
+    try:
+        model(torch.ones(4, 3)).sum().backward()
+        optimizer.step()
+    finally:
+        handle.remove()
+    assert seen == ["post", "global"]
