@@ -191,3 +191,35 @@ def test_setting_activation_takes_effect_as_in_keras(make, inputs):
     layer.activation = "relu"  # a name, as the constructor takes
     assert layer.activation is deepglass.activations.relu
     assert layer(inputs).min() >= 0
+
+
+@pytest.mark.parametrize("make, inputs", [
+    (lambda: layers.Dense(3, activation="relu"), torch.randn(4, 5)),
+    (lambda: layers.Conv2D(3, 2, activation="tanh"), torch.randn(2, 4, 4, 1)),
+    (lambda: layers.Conv2DTranspose(3, 3, strides=2, padding="same", activation="relu"), torch.randn(2, 3, 3, 2)),
+])
+def test_activation_in_place_on_the_layers_own_output_keeps_values_and_gradients(make, inputs):
+    # The activation runs in place on the product or convolution the layer has just made; written out of place,
+    # values and gradients are the same, and the caller's inputs are untouched.
+    layer = make()
+    inputs = inputs.requires_grad_()
+    given = inputs.detach().clone()
+    outputs = layer(inputs)
+    outputs.square().sum().backward()
+    ours = [inputs.grad.clone()] + [w.grad.clone() for w in layer.trainable_weights]
+    for tensor in [inputs] + layer.trainable_weights:
+        tensor.grad = None
+    name = layer.get_config()["activation"]
+    layer.activation = "linear"
+    expected = {"relu": torch.relu, "tanh": torch.tanh}[name](layer(inputs))
+    expected.square().sum().backward()
+    torch.testing.assert_close(outputs, expected)
+    for got, want in zip(ours, [inputs.grad] + [w.grad for w in layer.trainable_weights]):
+        torch.testing.assert_close(got, want)
+    assert torch.equal(inputs.detach(), given)
+
+
+def test_activation_layer_leaves_its_input_alone():
+    x = torch.tensor([-1.0, 2.0])
+    assert torch.equal(layers.Activation("relu")(x), torch.tensor([0.0, 2.0]))
+    assert torch.equal(x, torch.tensor([-1.0, 2.0]))

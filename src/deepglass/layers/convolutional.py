@@ -320,7 +320,7 @@ class BaseConv(Layer):
         x = to_torch_layout(inputs, self._channels_last, self._lift)
         outputs = self._convolve(x, self._torch_kernel(), self.bias)
         outputs = from_torch_layout(outputs, self._channels_last, self._lift)
-        return outputs if self._activation_fn is None else self._activation_fn(outputs)
+        return outputs if self._activation_fn_own is None else self._activation_fn_own(outputs)
 
     def _torch_kernel(self):
         """The kernel as torch's convolution takes it (1-D kernels lifted to 2-D with `_lift`)."""

@@ -81,24 +81,28 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
 
 
 # Activations whose one-argument call is exactly torch's: a layer calls torch directly, as every call of a small
-# model's step counts.
+# model's step counts; on a tensor the layer has just made, in place (no second tensor of that size: autograd needs
+# the activation's output, not the matrix product's or convolution's it replaces).
 _TORCH_KERNELS = {activations.relu: torch.relu, activations.tanh: torch.tanh}
+_IN_PLACE_KERNELS = {activations.relu: torch.relu_, activations.tanh: torch.tanh_}
 
 
 class ActivationAttribute:
     """The `activation` of a layer (Dense, convolutions, Activation): a name, a function or None when set, the
     function when read. Setting it takes effect, as in Keras (`layer.activation = activations.linear` makes the
-    layer output logits). It also sets `_activation_fn`, what calls apply: None for linear, torch's own kernel
-    where that is the same function."""
+    layer output logits). It also sets what calls apply (None for linear, torch's own kernel where that is the same
+    function): `_activation_fn` on any tensor, `_activation_fn_own` on a tensor the layer has just made (in place
+    where torch has the kernel)."""
 
     def __get__(self, layer, owner=None):
         return self if layer is None else layer.__dict__["_activation"]
 
     def __set__(self, layer, value):
         function = activations.get(value)
+        linear = function is activations.linear
         layer.__dict__["_activation"] = function
-        layer.__dict__["_activation_fn"] = None if function is activations.linear else \
-            _TORCH_KERNELS.get(function, function)
+        layer.__dict__["_activation_fn"] = None if linear else _TORCH_KERNELS.get(function, function)
+        layer.__dict__["_activation_fn_own"] = None if linear else _IN_PLACE_KERNELS.get(function, function)
 
 
 class Dense(Layer):
@@ -163,7 +167,7 @@ class Dense(Layer):
 
     def call(self, inputs):
         outputs = F.linear(inputs, self.kernel, self.bias)
-        return outputs if self._activation_fn is None else self._activation_fn(outputs)
+        return outputs if self._activation_fn_own is None else self._activation_fn_own(outputs)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

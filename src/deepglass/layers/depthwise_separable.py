@@ -139,7 +139,7 @@ class BaseSeparableConv(BaseDepthwiseConv):
         depthwise = self._convolve(x, _grouped_view(self.depthwise_kernel, self._lift), None)
         pointwise = self.pointwise_kernel.unsqueeze(2) if self._lift else self.pointwise_kernel
         outputs = from_torch_layout(self._conv(depthwise, pointwise, self.bias), self._channels_last, self._lift)
-        return outputs if self._activation_fn is None else self._activation_fn(outputs)
+        return outputs if self._activation_fn_own is None else self._activation_fn_own(outputs)
 
     def _output_channels(self, channels):
         return self.filters
