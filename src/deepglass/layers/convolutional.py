@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from deepglass import activations, config, naming
-from deepglass.layers.core import ActivationAttribute, kernel_config, set_kernel_arguments
+from deepglass.layers.core import ActivationAttribute, activate, kernel_config, set_kernel_arguments
 from deepglass.layers.input_spec import InputSpec, _describe
 from deepglass.layers.layer import Layer
 from deepglass.layers.legacy import rename_legacy_kwargs
@@ -318,9 +318,10 @@ class BaseConv(Layer):
 
     def call(self, inputs):
         x = to_torch_layout(inputs, self._channels_last, self._lift)
-        outputs = self._convolve(x, self._torch_kernel(), self.bias)
-        outputs = from_torch_layout(outputs, self._channels_last, self._lift)
-        return outputs if self._activation_fn_own is None else self._activation_fn_own(outputs)
+        return activate(self, self._convolve(x, self._torch_kernel(), self.bias), self._to_keras_layout)
+
+    def _to_keras_layout(self, outputs):
+        return from_torch_layout(outputs, self._channels_last, self._lift)
 
     def _torch_kernel(self):
         """The kernel as torch's convolution takes it (1-D kernels lifted to 2-D with `_lift`)."""

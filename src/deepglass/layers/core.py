@@ -81,8 +81,8 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
 
 
 # Activations whose one-argument call is exactly torch's: a layer calls torch directly, as every call of a small
-# model's step counts; on a tensor the layer has just made, in place (no second tensor of that size: autograd needs
-# the activation's output, not the matrix product's or convolution's it replaces).
+# model's step counts. They are elementwise, and a layer applies them in place to a tensor it has just made (see
+# `activate`).
 _TORCH_KERNELS = {activations.relu: torch.relu, activations.tanh: torch.tanh}
 _IN_PLACE_KERNELS = {activations.relu: torch.relu_, activations.tanh: torch.tanh_}
 
@@ -90,19 +90,32 @@ _IN_PLACE_KERNELS = {activations.relu: torch.relu_, activations.tanh: torch.tanh
 class ActivationAttribute:
     """The `activation` of a layer (Dense, convolutions, Activation): a name, a function or None when set, the
     function when read. Setting it takes effect, as in Keras (`layer.activation = activations.linear` makes the
-    layer output logits). It also sets what calls apply (None for linear, torch's own kernel where that is the same
-    function): `_activation_fn` on any tensor, `_activation_fn_own` on a tensor the layer has just made (in place
-    where torch has the kernel)."""
+    layer output logits). It also sets what calls apply: `_activation_fn` (None for linear, torch's own kernel where
+    that is the same function) and `_activation_in_place` (torch's in-place kernel, where it has one)."""
 
     def __get__(self, layer, owner=None):
         return self if layer is None else layer.__dict__["_activation"]
 
     def __set__(self, layer, value):
         function = activations.get(value)
-        linear = function is activations.linear
         layer.__dict__["_activation"] = function
-        layer.__dict__["_activation_fn"] = None if linear else _TORCH_KERNELS.get(function, function)
-        layer.__dict__["_activation_fn_own"] = None if linear else _IN_PLACE_KERNELS.get(function, function)
+        layer.__dict__["_activation_fn"] = None if function is activations.linear else \
+            _TORCH_KERNELS.get(function, function)
+        layer.__dict__["_activation_in_place"] = _IN_PLACE_KERNELS.get(function)
+
+
+def activate(layer, outputs, to_keras_layout=None):
+    """`layer`'s activation of `outputs`, a tensor the layer has just made, then turned into Keras's layout by
+    `to_keras_layout` when given. relu and tanh run in place, before the layout changes (they are elementwise): no
+    second tensor of that size, and autograd needs only their result. Not on a view (a cropped transposed
+    convolution's), where autograd would rebuild the gradient of the whole tensor under it."""
+    in_place = layer._activation_in_place
+    if in_place is not None and outputs._base is None:
+        outputs = in_place(outputs)
+        return outputs if to_keras_layout is None else to_keras_layout(outputs)
+    if to_keras_layout is not None:
+        outputs = to_keras_layout(outputs)
+    return outputs if layer._activation_fn is None else layer._activation_fn(outputs)
 
 
 class Dense(Layer):
@@ -166,8 +179,7 @@ class Dense(Layer):
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
 
     def call(self, inputs):
-        outputs = F.linear(inputs, self.kernel, self.bias)
-        return outputs if self._activation_fn_own is None else self._activation_fn_own(outputs)
+        return activate(self, F.linear(inputs, self.kernel, self.bias))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

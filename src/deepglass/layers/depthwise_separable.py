@@ -4,10 +4,10 @@ import numbers
 
 from deepglass import activations, constraints, initializers, regularizers
 from deepglass.layers.convolutional import (
-    BaseConv, _keras1_positional, from_torch_layout, layout, rename_legacy, standardize_padding, store_kernel,
+    BaseConv, _keras1_positional, layout, rename_legacy, standardize_padding, store_kernel,
     to_torch_layout,
 )
-from deepglass.layers.core import _serialize_or_none, kernel_config
+from deepglass.layers.core import _serialize_or_none, activate, kernel_config
 
 
 def _grouped_view(kernel, lift):
@@ -138,8 +138,7 @@ class BaseSeparableConv(BaseDepthwiseConv):
         x = to_torch_layout(inputs, self._channels_last, self._lift)
         depthwise = self._convolve(x, _grouped_view(self.depthwise_kernel, self._lift), None)
         pointwise = self.pointwise_kernel.unsqueeze(2) if self._lift else self.pointwise_kernel
-        outputs = from_torch_layout(self._conv(depthwise, pointwise, self.bias), self._channels_last, self._lift)
-        return outputs if self._activation_fn_own is None else self._activation_fn_own(outputs)
+        return activate(self, self._conv(depthwise, pointwise, self.bias), self._to_keras_layout)
 
     def _output_channels(self, channels):
         return self.filters
