@@ -110,12 +110,12 @@ def activate(layer, outputs, to_keras_layout=None):
     second tensor of that size, and autograd needs only their result. Not on a view (a cropped transposed
     convolution's), where autograd would rebuild the gradient of the whole tensor under it."""
     in_place = layer._activation_in_place
-    if in_place is not None and outputs._base is None:
+    done = in_place is not None and outputs._base is None
+    if done:
         outputs = in_place(outputs)
-        return outputs if to_keras_layout is None else to_keras_layout(outputs)
     if to_keras_layout is not None:
         outputs = to_keras_layout(outputs)
-    return outputs if layer._activation_fn is None else layer._activation_fn(outputs)
+    return outputs if done or layer._activation_fn is None else layer._activation_fn(outputs)
 
 
 class Dense(Layer):
