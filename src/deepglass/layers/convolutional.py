@@ -92,13 +92,18 @@ def to_torch_layout(inputs, channels_last, lift):
     is then torch's channels-last format) and, with `lift`, 1-D data gains a leading spatial axis of size 1, because
     torch's 2-D kernels take channels-last memory without a copy and its 1-D ones do not."""
     x = inputs.unsqueeze(1) if lift else inputs
-    return x.movedim(-1, 1) if channels_last else x
+    return x.permute(_CHANNELS_FIRST[x.dim()]) if channels_last else x
 
 
 def from_torch_layout(outputs, channels_last, lift):
     """Undo `to_torch_layout` on torch's outputs (a view again)."""
-    y = outputs.movedim(1, -1) if channels_last else outputs
+    y = outputs.permute(_CHANNELS_LAST[outputs.dim()]) if channels_last else outputs
     return y.squeeze(1) if lift else y
+
+
+# The permutations between the two layouts by rank (`permute` costs less than `movedim`, which calls it).
+_CHANNELS_FIRST = {n: (0, n - 1, *range(1, n - 1)) for n in range(2, 9)}
+_CHANNELS_LAST = {n: (0, *range(2, n), 1) for n in range(2, 9)}
 
 
 def spatial_shape(shape, data_format):
@@ -322,6 +327,12 @@ class BaseConv(Layer):
 
     def _to_keras_layout(self, outputs):
         return from_torch_layout(outputs, self._channels_last, self._lift)
+
+    def _channels_first_mode(self):
+        return "image" if self._channels_last and not self._lift and type(self).call is BaseConv.call else None
+
+    def _call_channels_first(self, inputs, training=None):
+        return activate(self, self._convolve(inputs, self._torch_kernel(), self.bias))
 
     def _torch_kernel(self):
         """The kernel as torch's convolution takes it (1-D kernels lifted to 2-D with `_lift`)."""

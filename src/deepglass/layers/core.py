@@ -209,6 +209,13 @@ class Activation(Layer):
     def call(self, inputs):
         return inputs if self._activation_fn is None else self._activation_fn(inputs)
 
+    def _channels_first_mode(self):
+        return "follow" if self._activation in activations.ELEMENTWISE and type(self).call is Activation.call \
+            else None
+
+    def _call_channels_first(self, inputs, training=None):
+        return self.call(inputs)
+
     def compute_output_shape(self, input_shape):
         return input_shape
 
@@ -264,6 +271,14 @@ class Dropout(Layer):
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
         self._generator = None
+
+    def _channels_first_mode(self):
+        # A seeded or shaped mask is drawn in the inputs' layout; an unseeded full one is the same in any layout.
+        return "follow" if self.noise_shape is None and self.seed is None and type(self).call is Dropout.call \
+            else None
+
+    def _call_channels_first(self, inputs, training=None):
+        return self.call(inputs, training)
 
     def call(self, inputs, training=None):
         if training is None:

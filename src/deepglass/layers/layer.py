@@ -255,6 +255,14 @@ class Layer(nn.Module):
     def forward(self, *args, **kwargs):
         return self.call(*args, **kwargs)
 
+    def _channels_first_mode(self):
+        """How a model may run this layer on channels-first views of its inputs (`deepglass.models.channels_first`):
+        "image" for a layer whose `_call_channels_first(inputs, training)` takes and returns `(batch, channels,
+        *spatial)` tensors, "follow" for one whose `_call_channels_first` takes its inputs in either layout and
+        returns its output in theirs (activations, dropout, Add, Concatenate), or None (the default): the layer is
+        always called on Keras's layout."""
+        return None
+
     def _apply(self, fn, *args, **kwargs):
         # `to`, `cuda`, `cpu` and `half` all end here, for this layer and for each layer inside it.
         result = super()._apply(fn, *args, **kwargs)

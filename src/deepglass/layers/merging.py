@@ -35,6 +35,7 @@ class Merge(Layer):
 
     _num_inputs = None  # an exact number of inputs, where the layer needs one
     _creates_masks = False
+    _elementwise = False  # each output value depends on the values at its position only (Add, ...): any layout will do
 
     def compute_mask(self, inputs, mask=None):
         """Where the inputs are masked: the elementwise OR of their masks (None when any input has none)."""
@@ -66,6 +67,12 @@ class Merge(Layer):
 
     def build(self, input_shape):
         self.compute_output_shape(input_shape)  # only to reject incompatible shapes early, with the layer's name
+
+    def _channels_first_mode(self):
+        return "follow" if self._elementwise and type(self).call is Merge.call else None
+
+    def _call_channels_first(self, inputs, training=None):
+        return self._merge_function(inputs)  # a model passes inputs of one rank here, all in one layout
 
     def call(self, inputs):
         self._require_list(inputs)
@@ -124,6 +131,8 @@ class Add(Merge):
         (None, 16)
     """
 
+    _elementwise = True
+
     def _merge_function(self, inputs):
         output = inputs[0]
         for x in inputs[1:]:
@@ -140,6 +149,7 @@ class Subtract(Merge):
                 [0., 0., 0.]])
     """
 
+    _elementwise = True
     _num_inputs = 2
 
     def _merge_function(self, inputs):
@@ -157,6 +167,8 @@ class Multiply(Merge):
         tensor([6., 6., 6.])
     """
 
+    _elementwise = True
+
     def _merge_function(self, inputs):
         output = inputs[0]
         for x in inputs[1:]:
@@ -171,6 +183,8 @@ class Average(Merge):
         >>> deepglass.layers.Average()([torch.zeros(2, 3), torch.full((2, 3), 4.0)])[0]
         tensor([2., 2., 2.])
     """
+
+    _elementwise = True
 
     def _merge_function(self, inputs):
         output = inputs[0]
@@ -187,6 +201,8 @@ class Maximum(Merge):
         tensor([[3., 5.]])
     """
 
+    _elementwise = True
+
     def _merge_function(self, inputs):
         output = inputs[0]
         for x in inputs[1:]:
@@ -201,6 +217,8 @@ class Minimum(Merge):
         >>> deepglass.layers.Minimum()([torch.tensor([[1.0, 5.0]]), torch.tensor([[3.0, 2.0]])])
         tensor([[1., 2.]])
     """
+
+    _elementwise = True
 
     def _merge_function(self, inputs):
         output = inputs[0]
@@ -230,6 +248,14 @@ class Concatenate(Merge):
     def call(self, inputs):
         self._require_list(inputs)
         return torch.cat(list(inputs), dim=self.axis)
+
+    def _channels_first_mode(self):
+        return "follow" if type(self).call is Concatenate.call else None
+
+    def _call_channels_first(self, inputs, training=None):
+        rank = inputs[0].dim()  # a model passes inputs of one rank here, all channels-first
+        axis = self.axis % rank
+        return torch.cat(inputs, dim=0 if axis == 0 else 1 if axis == rank - 1 else axis + 1)
 
     def compute_output_shape(self, input_shape):
         shapes = self._check_inputs(input_shape, same_batch=False)  # the axis check below covers the batch

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from deepglass import config, constraints, initializers, regularizers
-from deepglass.layers.convolutional import rename_legacy
+from deepglass.layers.convolutional import from_torch_layout, rename_legacy, to_torch_layout
 from deepglass.layers.core import _serialize_or_none
 from deepglass.layers.input_spec import InputSpec, _describe
 from deepglass.layers.layer import Layer
@@ -239,30 +239,45 @@ class BatchNormalization(_AffineNormalization):
     def call(self, inputs, training=None, mask=None):
         training = bool(self.training if training is None else training) and self._trainable
         x = _as_compute(inputs, self.moving_mean.dtype)
-        if mask is None and self._fusable and not (training and self._needs_general_moments(x)):
-            return _restore(self._fused(x, training), inputs)
+        axis = self._axes[0] if self._fusable else None
+        if mask is None and self._fusable and not (training and self._needs_general_moments(x, axis)):
+            # torch's kernel on the inputs seen as (N, C, ...): for channels-last inputs a view with no copy
+            view = x if axis == 1 else x.movedim(axis, 1)
+            outputs = self._fused(view, training)
+            return _restore(outputs if axis == 1 else outputs.movedim(1, axis), inputs)
         return _restore(self._general(x, training, mask), inputs)
 
-    def _needs_general_moments(self, x):
-        # torch's kernel refuses a single value per channel (Keras gives variance 0), and cannot all-reduce.
-        return x.numel() <= x.shape[self._axes[0]] or (self.synchronized and _distributed())
+    def _channels_first_mode(self):
+        fits = self._fusable and self._axes[0] == len(self._broadcast_shape) - 1
+        return "image" if fits and type(self).call is BatchNormalization.call else None
 
-    def _fused(self, x, training):
-        """torch's batch-norm kernel on the inputs seen as (N, C, ...): for channels-last inputs a view with no copy."""
-        axis = self._axes[0]
-        view = x if axis == 1 else x.movedim(axis, 1)
+    def _call_channels_first(self, inputs, training=None):
+        training = bool(self.training if training is None else training) and self._trainable
+        x = _as_compute(inputs, self.moving_mean.dtype)
+        if training and self._needs_general_moments(x, 1):
+            # the statistics written out, in Keras's layout
+            keras_layout = from_torch_layout(inputs, True, False)
+            return to_torch_layout(self.call(keras_layout, training=True), True, False)
+        return _restore(self._fused(x, training), inputs)
+
+    def _needs_general_moments(self, x, axis):
+        # torch's kernel refuses a single value per channel (Keras gives variance 0), and cannot all-reduce.
+        return x.numel() <= x.shape[axis] or (self.synchronized and _distributed())
+
+    def _fused(self, view, training):
+        """torch's batch-norm kernel on `view`, the inputs as (N, C, ...)."""
         moving_variance = self.moving_variance
         if training:
             # torch updates the moving variance with the unbiased batch variance, Keras with the biased one: torch
             # updates a copy scaled by n / (n - 1), which scaled back is Keras's update. (A copy, not the buffer
             # itself: autograd saves what it is given and refuses a backward pass after a later in-place change.)
-            count = x.numel() // view.shape[1]
+            count = view.numel() // view.shape[1]
             moving_variance = moving_variance * (count / (count - 1))
         outputs = F.batch_norm(view, self.moving_mean, moving_variance, self.gamma, self.beta, training,
                                1.0 - self.momentum, self.epsilon)
         if training:  # neither tensor requires grad, so this needs no `torch.no_grad()` (whose cost shows here)
             torch.mul(moving_variance, (count - 1) / count, out=self.moving_variance)
-        return outputs if axis == 1 else outputs.movedim(1, axis)
+        return outputs
 
     def _general(self, x, training, mask):
         """Masks, several axes, renormalisation and synchronized statistics, written out."""

@@ -84,11 +84,15 @@ class BasePooling(Layer):
 
     def call(self, inputs):
         x = to_torch_layout(inputs, self._channels_last, self._lift)
+        return from_torch_layout(self._call_channels_first(x), self._channels_last, self._lift)
+
+    def _channels_first_mode(self):
+        return "image" if self._channels_last and not self._lift and type(self).call is BasePooling.call else None
+
+    def _call_channels_first(self, inputs, training=None):
         if self.padding == "valid":
-            outputs = self._pool(x, self._torch_pool_size, self._torch_strides, 0)
-        else:
-            outputs = self._pool_same(x)
-        return from_torch_layout(outputs, self._channels_last, self._lift)
+            return self._pool(inputs, self._torch_pool_size, self._torch_strides, 0)
+        return self._pool_same(inputs)
 
     def _pool_same(self, x):
         size, strides = self._torch_pool_size, self._torch_strides
@@ -228,9 +232,18 @@ class BaseGlobalPooling(Layer):
         return rank_hint(self, shape, self._rank, self.data_format)
 
     def call(self, inputs):
+        return self._pool(inputs, self._axes)
+
+    def _pool(self, inputs, axes):
         if self.pool_mode == "max":
-            return inputs.amax(dim=self._axes, keepdim=self.keepdims)
-        return inputs.mean(dim=self._axes, keepdim=self.keepdims)
+            return inputs.amax(dim=axes, keepdim=self.keepdims)
+        return inputs.mean(dim=axes, keepdim=self.keepdims)
+
+    def _channels_first_mode(self):
+        return "image" if self.data_format == "channels_last" and type(self).call is BaseGlobalPooling.call else None
+
+    def _call_channels_first(self, inputs, training=None):
+        return self._pool(inputs, tuple(range(2, inputs.dim())))
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)

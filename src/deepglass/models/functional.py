@@ -6,6 +6,7 @@ from deepglass.layers.input_spec import check_model_input
 from deepglass.layers.legacy import rename_legacy_kwargs
 from deepglass.layers.layer import _checking
 from deepglass.layers.symbolic import KerasTensor
+from deepglass.models import channels_first
 from deepglass.models.model import Model
 from deepglass.utils import tree
 
@@ -39,6 +40,7 @@ class Functional(Model):
         nodes = _nodes_in_order(self.inputs, self.outputs)
         self._register_layers(nodes)
         self._plan, self._output_slots, self._slot_count = _execution_plan(self.inputs, self.outputs, nodes)
+        self._image_layers = channels_first.may_run(step.layer for step in self._plan)
         self.built = True
         self._refresh_plain_call()
 
@@ -84,20 +86,13 @@ class Functional(Model):
             values[slot] = value
         if _checking[0]:
             self._check_inputs(values)
-        for step in self._plan:
-            extra = {"training": training} if training is not None and step.takes_training else {}
-            if step.slot is not None:  # the common case: one symbolic positional argument, no keywords
-                result = step.layer(values[step.slot], **extra)
-            else:
-                fill = lambda leaf: values[leaf.slot] if type(leaf) is _Slot else leaf  # noqa: E731
-                kwargs = {**extra, **tree.map_structure(fill, step.kwargs)}
-                result = step.layer(*tree.map_structure(fill, step.args), **kwargs)
-            if len(step.out_slots) == 1:
-                values[step.out_slots[0]] = result
-            else:
-                for slot, value in zip(step.out_slots, tree.flatten(result)):
-                    values[slot] = value
-        return tree.pack_like(self._output_structure, [values[s] for s in self._output_slots])
+        if self._image_layers and channels_first.enabled():
+            outputs = channels_first.run_plan(self._plan, values, self._output_slots, training, _run_step)
+        else:
+            for step in self._plan:
+                _run_step(step, values, training)
+            outputs = [values[s] for s in self._output_slots]
+        return tree.pack_like(self._output_structure, outputs)
 
     def _flatten_inputs(self, inputs):
         if isinstance(inputs, dict) and not isinstance(self._input_structure, dict):
@@ -143,12 +138,33 @@ class _Slot:
 
 
 class _Step:
-    """One layer call of the plan: `slot` is set when the call takes a single tensor and nothing else."""
-    __slots__ = ("layer", "slot", "args", "kwargs", "out_slots", "takes_training")
+    """One layer call of the plan: `slot` is set when the call takes a single tensor and nothing else;
+    `tensor_slots` when it takes that or a single list of tensors (the slots); `in_slots`: every slot it reads."""
+    __slots__ = ("layer", "slot", "args", "kwargs", "out_slots", "takes_training", "tensor_slots", "in_slots")
 
     def __init__(self, layer, slot, args, kwargs, out_slots, takes_training):
         self.layer, self.slot, self.args, self.kwargs = layer, slot, args, kwargs
         self.out_slots, self.takes_training = out_slots, takes_training
+        self.in_slots = [leaf.slot for leaf in tree.flatten([args, kwargs]) if type(leaf) is _Slot]
+        one_list = len(args) == 1 and type(args[0]) is list and not kwargs and args[0] and \
+            all(type(leaf) is _Slot for leaf in args[0])
+        self.tensor_slots = (slot,) if slot is not None else tuple(self.in_slots) if one_list else None
+
+
+def _run_step(step, values, training):
+    """Call the step's layer on its inputs (Keras's layout) and store its outputs."""
+    extra = {"training": training} if training is not None and step.takes_training else {}
+    if step.slot is not None:  # the common case: one symbolic positional argument, no keywords
+        result = step.layer(values[step.slot], **extra)
+    else:
+        fill = lambda leaf: values[leaf.slot] if type(leaf) is _Slot else leaf  # noqa: E731
+        kwargs = {**extra, **tree.map_structure(fill, step.kwargs)}
+        result = step.layer(*tree.map_structure(fill, step.args), **kwargs)
+    if len(step.out_slots) == 1:
+        values[step.out_slots[0]] = result
+    else:
+        for slot, value in zip(step.out_slots, tree.flatten(result)):
+            values[slot] = value
 
 
 def _nodes_in_order(inputs, outputs):

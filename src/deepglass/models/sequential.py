@@ -8,6 +8,7 @@ from deepglass.layers.input_spec import check_model_input
 from deepglass.layers.layer import Layer, _checking
 from deepglass.layers.symbolic import KerasTensor
 from deepglass.layers.torch_wrapper import TorchModuleWrapper
+from deepglass.models import channels_first
 from deepglass.models.model import Model
 
 
@@ -30,6 +31,7 @@ class Sequential(Model):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._stack = []
         self._takes_training = []
+        self._image_layers = False  # whether a layer can run channels-first (deepglass.models.channels_first)
         self._input_tensor = None
         self._outputs = None
         for layer in layers or []:
@@ -67,6 +69,7 @@ class Sequential(Model):
                 raise
             self.built = True
             self._refresh_plain_call()
+        self._image_layers = channels_first.may_run(self._stack)
 
     def pop(self):
         """Remove and return the last layer."""
@@ -74,6 +77,7 @@ class Sequential(Model):
             raise ValueError(f'Sequential "{self.name}" has no layers to pop.')
         layer = self._stack.pop()
         self._takes_training.pop()
+        self._image_layers = channels_first.may_run(self._stack)
         del self._modules[layer.name.replace(".", "_")]
         if self._input_tensor is not None:
             self._outputs = self._rebuild_outputs()
@@ -102,6 +106,8 @@ class Sequential(Model):
     def call(self, inputs, training=None):
         if _checking[0] and self._input_tensor is not None:
             check_model_input(f'Sequential "{self.name}"', self._input_tensor.shape, inputs.shape)
+        if self._image_layers and channels_first.enabled():
+            return channels_first.run_sequence(self._stack, self._takes_training, inputs, training)
         x = inputs
         if training is None:
             for layer in self._stack:
