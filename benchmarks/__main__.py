@@ -18,7 +18,7 @@ import torch
 from benchmarks import accuracy, contenders, devices, feeding, monitoring, report, speed, startup
 from benchmarks.workloads import all_workloads
 
-PARTS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "F1", "F2", "F3", "I1", "import")
+PARTS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "L1", "F1", "F2", "F3", "I1", "import")
 DEFAULT = tuple(part for part in PARTS if part != "W7")  # W7 takes minutes per contender: it runs when named
 GROUPS = {"all": PARTS, "default": DEFAULT, "feed": ("F1", "F2", "F3")}
 

@@ -4,7 +4,7 @@ import dataclasses
 import json
 import os
 
-ORDER = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "F1", "F2", "F3", "I1", "import")
+ORDER = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "L1", "F1", "F2", "F3", "I1", "import")
 FORMAT = 2  # results.json layout; a file of another layout is started afresh
 
 

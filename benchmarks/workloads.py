@@ -1,6 +1,7 @@
 """The workloads: an architecture written once as layer specs, built for each framework, plus data and settings."""
 import dataclasses
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -70,6 +71,7 @@ def all_workloads(size="full"):
     time_steps = 10 if size == "smoke" else 100
     series, series_targets = data.sequences(count(1280, b64), time_steps)
     small = count(6400, b128)
+    launches = count(800, batch(4))  # L1: 8x8 crops of the W4 pictures
     return [
         Workload("W1", f"MLP 784-512-512-10, batch {b128}, Adam", [("flatten",), ("dense", 512, "relu"),
                  ("dense", 512, "relu"), ("dense", 10, "softmax")], images[:small], labels[:small], b128,
@@ -91,6 +93,11 @@ def all_workloads(size="full"):
         Workload("W6", f"predict and evaluate of the W2 {W2_DESCRIPTION}, batch {b1024}", course_cnn(),
                  images[:count(4096, b1024)], labels[:count(4096, b1024)], b1024,
                  "sparse_categorical_crossentropy", source=source, kind="inference"),
+        Workload("L1", f"ResNet-8 (W4's network) on 8x8x3 images, batch {batch(4)}, SGD(momentum=0.9): a step made "
+                 "almost only of operator launches, as a small model's step is on a GPU",
+                 [("resnet8", 10)], np.ascontiguousarray(pictures[:launches, :8, :8]), picture_labels[:launches],
+                 batch(4), "sparse_categorical_crossentropy", ("sgd", {"learning_rate": 0.01, "momentum": 0.9}),
+                 source="random CIFAR-shaped, cropped", contenders=("deepglass", "torch (tutorial)", "torch (tuned)")),
         Workload("W8", f"LSTM(128) on sequences of {time_steps} steps x 32 features, Dense(1), batch {b64}, "
                  "Adam, MSE",
                  [("lstm", 128), ("dense", 1, None)], series, series_targets, b64, "mse",

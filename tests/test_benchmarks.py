@@ -16,12 +16,12 @@ FAST = "deepglass,torch (tutorial),torch (tuned)"  # Keras and Lightning take se
 
 
 def test_smoke_run_of_every_part_writes_tables_and_json(tmp_path):
-    main(["--smoke", "--threads", "1", "--device", "cpu", "--workloads", "W4,W5,W6,W8,feed,I1", "--contenders", FAST,
+    main(["--smoke", "--threads", "1", "--device", "cpu", "--workloads", "W4,W5,W6,W8,L1,feed,I1", "--contenders", FAST,
           "--out", str(tmp_path)])
     saved = json.loads((tmp_path / "results.json").read_text())
     sections = saved["sections"]
     assert saved["device"] == {"type": "cpu"} and ", device cpu, " in saved["header"]
-    assert list(sections) == ["W4", "W5", "W6", "W8", "F1", "F2", "F3", "I1"]
+    assert list(sections) == ["W4", "W5", "W6", "W8", "L1", "F1", "F2", "F3", "I1"]
     w5 = sections["W5"]["data"]["contenders"]
     assert set(w5) == {"deepglass", "torch (tutorial)", "torch (tuned)"}
     assert w5["torch (tutorial)"]["ratio"] == 1.0
@@ -37,6 +37,7 @@ def test_smoke_run_of_every_part_writes_tables_and_json(tmp_path):
                        for mode in ("predict", "evaluate")}
     assert w6["torch (inference_mode) evaluate"]["ratio"] == 1.0
     assert "deepglass" in sections["W8"]["data"]["contenders"] or "skipped" in " ".join(sections["W8"]["notes"])
+    assert set(sections["L1"]["data"]["contenders"]) == {"deepglass", "torch (tutorial)", "torch (tuned)"}
     assert sections["F3"]["data"]["peak_rss_mb"] > sections["F3"]["data"]["rss_before_fit_mb"] > 0
     assert set(sections["F2"]["data"]["ratios"]) == {"0", "2"}
     i1 = sections["I1"]["data"]["ms_per_step"]

@@ -38,8 +38,9 @@ def run_sequence(layers, takes_training, x, training):
     """A Sequential model's call: `x` through `layers`, each taking `training` where `takes_training` says so."""
     first = None  # the value channels-first, while `x` is None
     for layer, takes in zip(layers, takes_training):
-        how = _mode(layer, x if first is None else first)
-        if how == "image" or (how == "follow" and first is not None):
+        how = _mode(layer)
+        given = x if first is None else first
+        if (how == "follow" and first is not None) or (how == "image" and _accepts(layer, given)):
             y = layer._call_channels_first(_channels_first(x) if first is None else first, training)
             x, first = (y, None) if y.dim() <= 2 else (None, y)
         else:
@@ -86,11 +87,11 @@ def _ran_channels_first(step, values, firsts, training, outputs):
 
 def _single_input(step, values, firsts):
     """The step's input channels-first, or None where the layer is to run on Keras's layout."""
-    x = firsts[step.slot]
+    how, x = _mode(step.layer), firsts[step.slot]
     if x is not None:
-        return x if _mode(step.layer, x) is not None else None
+        return x if how == "follow" or (how == "image" and _accepts(step.layer, x)) else None
     x = values[step.slot]
-    if _mode(step.layer, x) != "image":  # a "follow" layer given a Keras-layout value stays in that layout
+    if how != "image" or not _accepts(step.layer, x):  # a "follow" layer given a Keras-layout value keeps it
         return None
     return _cache_channels_first(step.slot, x, firsts)
 
@@ -100,10 +101,8 @@ def _list_input(step, values, firsts):
     already."""
     slots = step.tensor_slots
     given = [values[s] if firsts[s] is None else firsts[s] for s in slots]
-    if (_mode(step.layer, given[0]) != "follow" or all(firsts[s] is None for s in slots) or
-            len({x.dim() for x in given}) > 1 or
-            any(firsts[s] is None and (type(x) is not torch.Tensor or MASK_ATTR in x.__dict__)
-                for s, x in zip(slots, given))):
+    if (_mode(step.layer) != "follow" or all(firsts[s] is None for s in slots) or len({x.dim() for x in given}) > 1
+            or not all(firsts[s] is not None or _accepts(step.layer, x) for s, x in zip(slots, given))):
         return None
     return [x if firsts[s] is not None else _cache_channels_first(s, x, firsts) for s, x in zip(slots, given)]
 
@@ -121,18 +120,22 @@ def _in_keras_layout(slots, values, firsts):
             values[slot] = _channels_last(firsts[slot])
 
 
-def _mode(layer, x):
-    """How `layer` may run on `x` (the tensor it is given, in either layout): "image", "follow" or None."""
+def _mode(layer):
+    """How `layer` may run now: "image", "follow" or None (on Keras's layout, through its own call)."""
     cls = type(layer)
     if (layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks or layer._backward_pre_hooks or
             not layer._plain_call or "forward" in layer.__dict__ or
-            (cls.forward is not cls.call and cls.forward is not Layer.forward) or  # a forward of its own
-            type(x) is not torch.Tensor or MASK_ATTR in x.__dict__):
-        return None
-    device = layer._weights_device
-    if device is not None and x.device != device:
+            (cls.forward is not cls.call and cls.forward is not Layer.forward)):  # a forward of its own
         return None
     return layer._channels_first_mode()
+
+
+def _accepts(layer, x):
+    """Whether `layer` can take `x` as it is: a plain tensor with no mask, on the layer's device (its own call would
+    look after a mask, or move the tensor)."""
+    device = layer._weights_device
+    return (type(x) is torch.Tensor and MASK_ATTR not in x.__dict__ and
+            (device is None or x.device == device))
 
 
 def _channels_first(x):
