@@ -40,6 +40,19 @@ def volume_net(input_shape=(6, 6, 6, 2)):
         layers.Flatten(), layers.Dense(2)])
 
 
+def small_unet(input_shape=(8, 8, 2)):
+    """Padding, cropping, transposed and depthwise convolutions, the activation layers, upsampling (which runs on
+    Keras's layout) and a skip connection concatenated along the channels."""
+    inputs = deepglass.Input(input_shape)
+    skip = layers.ReLU(max_value=2.0)(layers.Conv2D(4, 3, padding="same")(inputs))
+    x = layers.ZeroPadding2D(((2, 1), (1, 2)))(layers.MaxPooling2D(2)(skip))
+    x = layers.LeakyReLU(0.1)(layers.DepthwiseConv2D(3, depth_multiplier=2)(x))
+    x = layers.ELU()(layers.Conv2DTranspose(3, 2, strides=2, padding="same")(x))
+    x = layers.Cropping2D(((1, 1), (0, 2)))(x)
+    x = layers.Concatenate()([layers.UpSampling2D(2)(layers.AveragePooling2D(2)(x)), skip])
+    return deepglass.Model(inputs, layers.Conv2D(1, 1, activation="sigmoid")(x))
+
+
 @contextlib.contextmanager
 def keras_layout_everywhere():
     """With a global module hook set, models call every layer on Keras's layout: the reference path."""
@@ -71,7 +84,7 @@ def train_step(model, x, seed):
 
 
 @pytest.mark.parametrize("build, shape", [(residual_net, (5, 8, 8, 3)), (course_cnn, (5, 12, 12, 1)),
-                                          (volume_net, (3, 6, 6, 6, 2))])
+                                          (volume_net, (3, 6, 6, 6, 2)), (small_unet, (2, 8, 8, 2))])
 def test_same_outputs_gradients_and_moving_statistics_as_the_keras_layout_path(build, shape):
     torch.manual_seed(0)
     model, x = build(), torch.randn(shape)
@@ -167,3 +180,11 @@ def test_inception_branches_concatenate_channels_first_along_the_keras_axis():
     assert fast.count == 4  # the input; each output back to Keras's layout; the view later layers take of the first
     for mine, theirs in zip(outputs, _reference_call(model, x)):
         torch.testing.assert_close(mine, theirs)
+
+
+def test_cropping_too_much_on_the_channels_first_path_names_the_keras_layout_shape():
+    model = deepglass.Sequential([deepglass.Input((None, None, 1)), layers.Conv2D(4, 1), layers.Cropping2D(2),
+                                  layers.Conv2D(1, 1)])
+    model(torch.randn(1, 8, 8, 1))
+    with pytest.raises(ValueError, match=r"crops 4 entries from the height axis of its input \(1, 3, 5, 4\)"):
+        model(torch.randn(1, 3, 5, 1))

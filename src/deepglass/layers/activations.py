@@ -29,6 +29,13 @@ class _Elementwise(Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
+    def _channels_first_mode(self):
+        # ReLU, LeakyReLU and ELU act on each value alone; PReLU's slopes and Softmax's axis depend on the layout.
+        return "follow" if type(self).call in _LAYOUT_FREE_CALLS else None
+
+    def _call_channels_first(self, inputs, training=None):
+        return self.call(inputs)
+
 
 class ReLU(_Elementwise):
     """Rectified linear unit: `max(x, 0)`, or with the arguments
@@ -198,6 +205,9 @@ class Softmax(_Elementwise):
 
     def get_config(self):
         return {**super().get_config(), "axis": _as_list(self.axis)}
+
+
+_LAYOUT_FREE_CALLS = (ReLU.call, LeakyReLU.call, ELU.call)
 
 
 class Maxout(Layer):

@@ -100,6 +100,12 @@ class BaseZeroPadding(BaseBorders):
     def call(self, inputs):
         return F.pad(inputs, self._pad)
 
+    def _channels_first_mode(self):
+        return "image" if self._first == 1 and type(self).call is BaseZeroPadding.call else None
+
+    def _call_channels_first(self, inputs, training=None):
+        return F.pad(inputs, self._pad[2:])  # without the (0, 0) of the channels axis, which F.pad lists first
+
     def _new_size(self, shape, index, size, total):
         return size + total
 
@@ -116,11 +122,21 @@ class BaseCropping(BaseBorders):
         self._limits = tuple((self._first + i, before + after) for i, (before, after) in enumerate(self.cropping))
 
     def call(self, inputs):
+        self._check_fits(inputs.shape)
+        return inputs[self._index]
+
+    def _channels_first_mode(self):
+        return "image" if self._first == 1 and type(self).call is BaseCropping.call else None
+
+    def _call_channels_first(self, inputs, training=None):
         shape = inputs.shape
+        self._check_fits((shape[0], *shape[2:], shape[1]))  # the shape in Keras's layout, as errors name it
+        return inputs[(slice(None),) + self._index]  # the spatial axes one further on
+
+    def _check_fits(self, shape):
         for axis, total in self._limits:
             if shape[axis] <= total:  # the slice would silently give an empty tensor
                 self._too_small(tuple(shape), axis - self._first)
-        return inputs[self._index]
 
     def _new_size(self, shape, index, size, total):
         if size <= total:
