@@ -273,8 +273,9 @@ class BatchNormalization(_AffineNormalization):
             # itself: autograd saves what it is given and refuses a backward pass after a later in-place change.)
             count = view.numel() // view.shape[1]
             moving_variance = moving_variance * (count / (count - 1))
-        outputs = F.batch_norm(view, self.moving_mean, moving_variance, self.gamma, self.beta, training,
-                               1.0 - self.momentum, self.epsilon)
+        # torch's operator itself: F.batch_norm's checks (one value per channel) are `_needs_general_moments`'s
+        outputs = torch.batch_norm(view, self.gamma, self.beta, self.moving_mean, moving_variance, training,
+                                   1.0 - self.momentum, self.epsilon, torch.backends.cudnn.enabled)
         if training:  # neither tensor requires grad, so this needs no `torch.no_grad()` (whose cost shows here)
             torch.mul(moving_variance, (count - 1) / count, out=self.moving_variance)
         return outputs
