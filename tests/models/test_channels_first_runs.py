@@ -110,7 +110,6 @@ def test_a_model_permutes_only_where_the_layout_changes(build, shape, expected):
     """The residual net turns its input channels-first once (GAP's output has no channels axis to move); the
     Sequential CNN also turns it back before Flatten. Layer by layer, each image layer permutes twice."""
     model, x = build(), torch.randn(shape)
-    model(x)  # the first call checks shapes, layer by layer
     with PermuteCount() as fast:
         model(x)
     with keras_layout_everywhere(), PermuteCount() as layer_by_layer:
@@ -128,7 +127,8 @@ def test_hooks_see_keras_layout_and_gradients_reach_an_intermediate_output():
     model(x)
     assert seen == [(2, 8, 8, 6)]
 
-    # Grad-CAM's model: the last convolution's feature map next to the predictions, and the gradient between them.
+    # Grad-CAM's model: the last feature map (after batch normalisation) next to the predictions, and the gradient
+    # of one class's score with respect to it.
     feature_layer = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)][-1]
     grad_model = deepglass.Model(model.inputs, [feature_layer.output, model.output])
     grad_model.eval()
@@ -173,7 +173,6 @@ def test_inception_branches_concatenate_channels_first_along_the_keras_axis():
     across_rows = layers.Concatenate(axis=1)([merged, layers.Conv2D(9, 1)(merged)])
     model = deepglass.Model(inputs, [merged, layers.Conv2D(2, 1)(across_rows)])
     x = torch.randn(2, 6, 6, 4)
-    model(x)
     with PermuteCount() as fast:
         outputs = model(x)
     assert [tuple(t.shape) for t in outputs] == [(2, 6, 6, 9), (2, 12, 6, 2)]
