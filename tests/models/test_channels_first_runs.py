@@ -29,6 +29,7 @@ def course_cnn(input_shape=(12, 12, 1)):
     return deepglass.Sequential([
         deepglass.Input(input_shape), layers.Conv2D(4, 3, padding="same", activation="relu"),
         layers.Conv2D(4, 3, activation="relu"), layers.MaxPooling2D(2), layers.Dropout(0.25),
+        layers.SpatialDropout2D(0.3),
         layers.BatchNormalization(), layers.AveragePooling2D(2, padding="same"), layers.Flatten(),
         layers.Dense(5, activation="relu"), layers.BatchNormalization(), layers.Dense(2)])
 
@@ -41,8 +42,8 @@ def volume_net(input_shape=(6, 6, 6, 2)):
 
 
 def small_unet(input_shape=(8, 8, 2)):
-    """Padding, cropping, transposed and depthwise convolutions, the activation layers, upsampling (which runs on
-    Keras's layout) and a skip connection concatenated along the channels."""
+    """Padding, cropping, transposed, depthwise and separable convolutions, the activation layers, upsampling (which
+    runs on Keras's layout) and a skip connection concatenated along the channels."""
     inputs = deepglass.Input(input_shape)
     skip = layers.ReLU(max_value=2.0)(layers.Conv2D(4, 3, padding="same")(inputs))
     x = layers.ZeroPadding2D(((2, 1), (1, 2)))(layers.MaxPooling2D(2)(skip))
@@ -50,6 +51,7 @@ def small_unet(input_shape=(8, 8, 2)):
     x = layers.ELU()(layers.Conv2DTranspose(3, 2, strides=2, padding="same")(x))
     x = layers.Cropping2D(((1, 1), (0, 2)))(x)
     x = layers.Concatenate()([layers.UpSampling2D(2)(layers.AveragePooling2D(2)(x)), skip])
+    x = layers.SeparableConv2D(3, 3, padding="same", activation="relu")(x)
     return deepglass.Model(inputs, layers.Conv2D(1, 1, activation="sigmoid")(x))
 
 
@@ -187,3 +189,20 @@ def test_cropping_too_much_on_the_channels_first_path_names_the_keras_layout_sha
     model(torch.randn(1, 8, 8, 1))
     with pytest.raises(ValueError, match=r"crops 4 entries from the height axis of its input \(1, 3, 5, 4\)"):
         model(torch.randn(1, 3, 5, 1))
+
+
+def test_seeded_spatial_dropout_draws_the_same_channels_in_either_layout():
+    """Its mask is (batch, channels) with size-1 spatial axes in both layouts, so a seed gives the same channels."""
+    def build():
+        torch.manual_seed(0)
+        return deepglass.Sequential([deepglass.Input((6, 6, 8)), layers.Conv2D(8, 1),
+                                     layers.SpatialDropout2D(0.5, seed=4), layers.Conv2D(2, 1)])
+
+    x = torch.randn(3, 6, 6, 8)
+    fast, reference = build(), build()
+    outputs = fast(x, training=True)
+    with keras_layout_everywhere():
+        expected = reference(x, training=True)
+    torch.testing.assert_close(outputs, expected)
+    dropped = (fast.layers[1](fast.layers[0](x), training=True) == 0).all(dim=(1, 2))
+    assert 0 < dropped.sum() < dropped.numel()  # some channels dropped, not all: the comparison means something

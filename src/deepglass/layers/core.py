@@ -281,14 +281,17 @@ class Dropout(Layer):
         return self.call(inputs, training)
 
     def call(self, inputs, training=None):
+        return self._drop(inputs, training, self.noise_shape)
+
+    def _drop(self, inputs, training, noise_shape):
         if training is None:
             training = self.training
         if not training or self.rate == 0:
             return inputs
-        if self.noise_shape is None and self.seed is None:
+        if noise_shape is None and self.seed is None:
             return F.dropout(inputs, self.rate, True)
-        shape = inputs.shape if self.noise_shape is None else \
-            [inputs.shape[i] if d is None else d for i, d in enumerate(self.noise_shape)]
+        shape = inputs.shape if noise_shape is None else \
+            [inputs.shape[i] if d is None else d for i, d in enumerate(noise_shape)]
         keep = torch.empty(shape, device=inputs.device, dtype=inputs.dtype)
         keep.bernoulli_(1 - self.rate, generator=self._seeded_generator(inputs.device))
         return inputs * keep / (1 - self.rate)

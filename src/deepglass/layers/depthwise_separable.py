@@ -136,9 +136,20 @@ class BaseSeparableConv(BaseDepthwiseConv):
 
     def call(self, inputs):
         x = to_torch_layout(inputs, self._channels_last, self._lift)
+        return activate(self, self._separable(x), self._to_keras_layout)
+
+    def _channels_first_mode(self):
+        fits = self._channels_last and not self._lift
+        return "image" if fits and type(self).call is BaseSeparableConv.call else None
+
+    def _call_channels_first(self, inputs, training=None):
+        return activate(self, self._separable(inputs))
+
+    def _separable(self, x):
+        """The depthwise then the pointwise convolution of `x`, in torch's layout."""
         depthwise = self._convolve(x, _grouped_view(self.depthwise_kernel, self._lift), None)
         pointwise = self.pointwise_kernel.unsqueeze(2) if self._lift else self.pointwise_kernel
-        return activate(self, self._conv(depthwise, pointwise, self.bias), self._to_keras_layout)
+        return self._conv(depthwise, pointwise, self.bias)
 
     def _output_channels(self, channels):
         return self.filters

@@ -256,11 +256,11 @@ class Layer(nn.Module):
         return self.call(*args, **kwargs)
 
     def _channels_first_mode(self):
-        """How a model may run this layer on channels-first views of its inputs (`deepglass.models.channels_first`):
-        "image" for a layer whose `_call_channels_first(inputs, training)` takes and returns `(batch, channels,
-        *spatial)` tensors, "follow" for one whose `_call_channels_first` takes its inputs in either layout and
-        returns its output in theirs (activations, dropout, Add, Concatenate), or None (the default): the layer is
-        always called on Keras's layout."""
+        """How a model may run this layer on channels-first views of its inputs (`deepglass.models.channels_first`),
+        where `_call_channels_first(inputs, training)` takes `(batch, channels, *spatial)` inputs and returns its
+        output so: "image" for a layer worth turning a channels-last input around for (a convolution), "follow"
+        for one that costs as little in Keras's layout and takes the channels-first path only when its input comes
+        that way (activations, dropout, Add, Concatenate), or None (the default): always Keras's layout."""
         return None
 
     def _apply(self, fn, *args, **kwargs):

@@ -53,6 +53,13 @@ class BaseSpatialDropout(Dropout):
     def _input_hint(self, shape, spec):
         return rank_hint(self, shape, self._rank, self.data_format)
 
+    def _channels_first_mode(self):
+        # The mask is (batch, channels) with the spatial axes of size 1 in either layout: the same draws, seeded too.
+        return "follow" if self.data_format == "channels_last" and type(self).call is Dropout.call else None
+
+    def _call_channels_first(self, inputs, training=None):
+        return self._drop(inputs, training, (None, None) + (1,) * self._rank)
+
     def get_config(self):
         config = super().get_config()
         del config["noise_shape"]
