@@ -343,11 +343,8 @@ _FUNCTIONS = {
     )
 }
 _ALIASES = {"swish": silu, "hard_swish": hard_silu}
-# The functions that act on each value alone, whatever the tensor's layout (not softmax and the others along an axis).
-ELEMENTWISE = frozenset((
-    relu, relu6, leaky_relu, elu, selu, celu, gelu, silu, hard_silu, mish, softplus, softsign, squareplus,
-    sparse_plus, sigmoid, hard_sigmoid, sparse_sigmoid, log_sigmoid, tanh, hard_tanh, tanh_shrink, soft_shrink,
-    hard_shrink, threshold, exponential, linear, step))
+# The functions that act on each value alone, whatever the tensor's layout: all but those along an axis.
+ELEMENTWISE = frozenset(_FUNCTIONS.values()) - {softmax, log_softmax, glu, sparsemax, maxout}
 
 
 def serialize(activation):
