@@ -223,6 +223,7 @@ class BaseGlobalPooling(Layer):
         self.keepdims = bool(keepdims)
         first = 1 if self.data_format == "channels_last" else 2
         self._axes = tuple(range(first, first + pool_dimensions))
+        self._channels_first_axes = tuple(range(2, 2 + pool_dimensions))
         self.input_spec = InputSpec(ndim=pool_dimensions + 2)
 
     def build(self, input_shape):
@@ -243,7 +244,7 @@ class BaseGlobalPooling(Layer):
         return "image" if self.data_format == "channels_last" and type(self).call is BaseGlobalPooling.call else None
 
     def _call_channels_first(self, inputs, training=None):
-        return self._pool(inputs, tuple(range(2, inputs.dim())))
+        return self._pool(inputs, self._channels_first_axes)
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
