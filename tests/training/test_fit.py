@@ -295,7 +295,7 @@ def test_fit_and_evaluate_check_shapes_on_two_samples_and_labels_over_the_first_
     monkeypatch.setattr(type(model), "_checked_forward", lambda self, x: checks.append(len(x)) or real(self, x))
     model.fit(x, y, batch_size=32, verbose=0)
     model.evaluate(x, y, batch_size=32, verbose=0)
-    assert checks == [2, 2]  # not a forward pass of a whole batch per call
+    assert checks == [2]  # not a forward pass of a whole batch, and not again for inputs of the same kind
     bad = y.copy()
     bad[20] = 3  # in the first batch, beyond the first two samples
     before = model.get_weights()

@@ -20,6 +20,7 @@ from deepglass.mixed_precision import autocast as mixed_autocast
 from deepglass.training import default_callbacks, jit, rng_state
 from deepglass.training.array_data import split_validation
 from deepglass.training.data_adapters import adapt, is_array_data
+from deepglass.training.last_check import LastCheck
 from deepglass.training.legacy_methods import LegacyTrainingMethods, epochs_of
 from deepglass.training.loss_watch import LossWatch
 from deepglass.training.compile_utils import CompiledLoss, CompiledMetrics, LossTracker, flatten_targets
@@ -63,6 +64,7 @@ class Trainer(LegacyTrainingMethods):
         self._jit_compile = False
         self._prepared_batch_kind = None  # the batches the one-batch forms last checked (see _prepare_for_batches_like)
         self._jit_forward = None  # compile(jit_compile=True): the compiled forward that steps call instead of self
+        self._last_check = LastCheck()  # the last checked forward pass (see _checked_few)
 
     # ----------------------------------------------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -357,10 +359,16 @@ class Trainer(LegacyTrainingMethods):
     def _checked_few(self, x_first):
         """`_checked_forward` on the first samples of the first batch: `(those samples, the outputs)`. They show the
         shapes and dtypes, where a whole batch would cost a forward pass per call of fit, evaluate and predict (the
-        labels are still checked over the whole first batch, against these outputs broadcast to it)."""
+        labels are still checked over the whole first batch, against these outputs broadcast to it). Samples of the
+        kind last checked on the same layers and weights are not checked again (see `LastCheck`)."""
         x_few = _first_samples(x_first, self)
+        outputs = self._last_check.outputs(self, x_few)
+        if outputs is not None:
+            return x_few, outputs
         try:
-            return x_few, self._checked_forward(x_few)
+            outputs = self._checked_forward(x_few)
+            self._last_check.remember(self, x_few, outputs)
+            return x_few, outputs
         except Exception as error:  # noqa: BLE001 -- raised again below
             failure = error
         if x_few is not x_first:
