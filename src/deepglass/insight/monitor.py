@@ -108,6 +108,7 @@ class Monitor(Callback):
         self._step = 0
         self._sample = None
         self._cache = None
+        self._index = None  # (weight owners, has-weights mask) on the device; see _layer_index
 
     # --------------------------------------------------------------------------------------------------- hooks
     def on_train_begin(self, logs=None):
@@ -127,13 +128,13 @@ class Monitor(Callback):
         self._disarm()
 
     def _arm(self):
-        count = len(self._targets)
-        sample = {"grads": [[] for _ in range(count)], "outputs": [None] * count, "handles": [],
-                  "before": [[p.detach().clone() for p in target.params] for target in self._targets]}
+        params = [param for target in self._targets for param in target.params]
+        sample = {"grad_norms": [None] * len(params), "outputs": [None] * len(self._targets), "handles": [],
+                  "before": [param.detach().clone() for param in params]}
+        for index, param in enumerate(params):
+            sample["handles"].append(param.register_post_accumulate_grad_hook(
+                functools.partial(_record_grad_norm, sample["grad_norms"], index)))
         for index, target in enumerate(self._targets):
-            for param in target.params:
-                sample["handles"].append(param.register_post_accumulate_grad_hook(
-                    functools.partial(_record_grad, sample["grads"][index])))
             sample["handles"].append(target.module.register_forward_hook(
                 functools.partial(self._record_output, sample["outputs"], index)))
         self._sample = sample
@@ -150,17 +151,21 @@ class Monitor(Callback):
                                            self.thresholds.saturation_margin)
 
     def _collect(self):
-        sample, rows = self._sample, []
+        sample = self._sample
         self._disarm()
-        for index, target in enumerate(self._targets):
-            rows.append(_layer_row(target, sample["grads"][index], sample["before"][index],
-                                   sample["outputs"][index]))
-        device = next((row.device for row in rows if row is not None), None)
-        if device is None:
-            return
-        rows = [row.to(device) if row is not None else _nan(len(STATISTICS), device) for row in rows]
-        self._records.append((self._step, torch.stack(rows)))
-        self._cache = None
+        table = _statistics_table(self._targets, sample, self._layer_index)
+        if table is not None:
+            self._records.append((self._step, table))
+            self._cache = None
+
+    def _layer_index(self, device):
+        """For `_statistics_table`, made once per device: the position of each watched weight's layer, and which
+        layers have weights (made at every sample, they would be copied to a GPU, waiting for it each time)."""
+        if self._index is None or self._index[0].device != device:
+            self._index = (
+                torch.tensor([i for i, target in enumerate(self._targets) for _ in target.params], device=device),
+                torch.tensor([bool(target.params) for target in self._targets], device=device))
+        return self._index
 
     def _disarm(self):
         if self._sample is not None:
@@ -211,15 +216,19 @@ class Monitor(Callback):
 
 
 # ------------------------------------------------------------------------------------------------ recording
-def _record_grad(store, param):
-    store.append(torch.linalg.vector_norm(param.grad.detach(), dtype=torch.float32).square())
+# A sampled step's statistics take a few operators per layer and a few for all the weights together: on a GPU,
+# where each operator costs a launch, the sampled step then costs about one more training step.
+
+def _record_grad_norm(norms, index, param):
+    norms[index] = torch.linalg.vector_norm(param.grad.detach(), dtype=torch.float32)
 
 
 def _activation_stats(output, kind, channel_axis, margin):
-    """[mean, std, dead fraction, saturated fraction] of one layer output, as a device tensor."""
+    """[mean, std, dead fraction, saturated fraction] of one layer output, as a device tensor (NaN where a
+    statistic does not apply)."""
     values = output.float()
-    nan = torch.full((), math.nan, device=values.device)
-    std = values.std() if values.numel() > 1 else nan
+    nan = values.new_full((), math.nan)
+    std, mean = torch.std_mean(values) if values.numel() > 1 else (nan, values.mean())
     dead = saturated = nan
     if kind == "relu" and values.dim() >= 2:
         per_unit = values.movedim(channel_axis, -1).reshape(-1, values.shape[channel_axis]).amax(0)
@@ -228,30 +237,42 @@ def _activation_stats(output, kind, channel_axis, margin):
         saturated = ((values < margin) | (values > 1 - margin)).float().mean()
     elif kind == "tanh":
         saturated = (values.abs() > 1 - margin).float().mean()
-    return torch.stack([values.mean(), std, dead, saturated])
+    return torch.stack([mean, std, dead, saturated])
 
 
-def _layer_row(target, grads, before, output_stats):
-    """One layer's statistics for a sampled step, or None when the layer neither has weights nor ran."""
-    if not target.params and output_stats is None:
+def _statistics_table(targets, sample, layer_index):
+    """The sampled step as a (layers, statistics) device tensor, in `STATISTICS` order; None when no watched layer
+    has weights or ran. A weight no gradient reached (unused in the loss) counts as a zero gradient. `layer_index`:
+    `Monitor._layer_index`."""
+    params = [param.detach() for target in targets for param in target.params]
+    outputs = sample["outputs"]
+    device = params[0].device if params else next((o.device for o in outputs if o is not None), None)
+    if device is None:
         return None
-    device = target.params[0].device if target.params else output_stats.device
-    if target.params:
-        # Weights that no gradient reached (unused in the loss) count as a zero gradient.
-        grad = torch.stack(grads).sum().sqrt() if grads else torch.zeros((), device=device)
-        weight_sq = sum(torch.linalg.vector_norm(p.detach(), dtype=torch.float32).square() for p in target.params)
-        before_sq = sum(torch.linalg.vector_norm(b, dtype=torch.float32).square() for b in before)
-        update_sq = sum(torch.linalg.vector_norm(p.detach() - b, dtype=torch.float32).square()
-                        for p, b in zip(target.params, before))
-        weights = torch.stack([grad, weight_sq.sqrt(), update_sq.sqrt() / before_sq.sqrt()])
-    else:
-        weights = _nan(3, device)
-    stats = output_stats.to(device) if output_stats is not None else _nan(4, device)
-    return torch.cat([weights, stats])
+    nan = torch.full((len(STATISTICS),), math.nan, device=device)
+    activations = _stacked([nan[:4] if stats is None else stats for stats in outputs], device)
+    if not params:
+        return torch.cat([nan[:3].expand(len(targets), 3), activations], 1)
+    zero = torch.zeros((), device=device)
+    grads = [zero if norm is None else norm for norm in sample["grad_norms"]]
+    before = sample["before"]
+    weight_norms = torch._foreach_norm(params, 2, dtype=torch.float32)
+    before_norms = torch._foreach_norm(before, 2, dtype=torch.float32)
+    update_norms = torch._foreach_norm(torch._foreach_sub(params, before), 2, dtype=torch.float32)
+    # every weight's squared norms in one tensor, then summed per layer in one operator
+    squares = torch.stack([_stacked(norms, device)
+                           for norms in (grads, weight_norms, before_norms, update_norms)], 1).square()
+    owners, has_weights = layer_index(device)
+    per_layer = torch.zeros((len(targets), 4), device=device).index_add_(0, owners, squares).sqrt()
+    grad, weight, weight_before, update = per_layer.unbind(1)
+    weights = torch.stack([grad, weight, update / weight_before], 1)
+    weights = torch.where(has_weights.unsqueeze(1), weights, nan[:3])
+    return torch.cat([weights, activations], 1)
 
 
-def _nan(size, device):
-    return torch.full((size,), math.nan, device=device)
+def _stacked(tensors, device):
+    """`torch.stack(tensors)` on `device`, for tensors that may lie on several (a model split between devices)."""
+    return torch.stack([t if t.device == device else t.to(device) for t in tensors])
 
 
 def _applies(statistic, target):
