@@ -216,8 +216,10 @@ class Monitor(Callback):
 
 
 # ------------------------------------------------------------------------------------------------ recording
-# A sampled step's statistics take a few operators per layer and a few for all the weights together: on a GPU,
-# where each operator costs a launch, the sampled step then costs about one more training step.
+# A sampled step's statistics take a few operators per layer and a few more for all the weights together (torch's
+# multi-tensor `_foreach_norm`, as torch.optim uses it). On a GPU each operator costs a launch: computed weight by
+# weight, the statistics gave the course CNN's sampled step 321 more operators, 4.6 times those of a plain step.
+
 
 def _record_grad_norm(norms, index, param):
     norms[index] = torch.linalg.vector_norm(param.grad.detach(), dtype=torch.float32)
