@@ -10,6 +10,8 @@ results.json and RESULTS.md in --out: a part run again replaces its own section 
 import argparse
 import os
 import platform
+import shlex
+import sys
 import tempfile
 import time
 
@@ -107,6 +109,7 @@ def run_part(part, args, names, workloads):
 
 def main(argv=None):
     args = parse(argv)
+    args.command = shlex.join(["python", "-m", "benchmarks", *(sys.argv[1:] if argv is None else argv)])
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads or threads)
     try:
@@ -124,7 +127,8 @@ def run(args):
     machine = platform.processor() or platform.machine()
     header = (f"deepglass benchmarks, {time.strftime('%Y-%m-%d %H:%M')}, on {machine}, {os.cpu_count()} CPUs, "
               f"device {devices.describe()}, torch {torch.__version__}, {torch.get_num_threads()} threads; median "
-              f"of {args.repeats} repetitions{'' if args.size == 'full' else f' ({args.size} size)'}.")
+              f"of {args.repeats} repetitions{'' if args.size == 'full' else f' ({args.size} size)'}; "
+              f"`{args.command}`.")
     print(header, flush=True)
     for note in notes:
         print(note)
