@@ -54,4 +54,3 @@ def model_parts(model):
     whose reference here would make a cycle that only the garbage collector frees)."""
     modules = [m for m in model.modules() if m is not model]
     return modules + list(model.parameters()) + [getattr(m, "_dtype_policy", None) for m in [model, *modules]]
-
