@@ -192,7 +192,7 @@ def _check_sparse_labels(y_true, y_pred, ignore_class=None, axis=-1, **_):
             f"sparse_categorical_crossentropy expects integer class labels; got non-integer values such as "
             f"{labels[labels != labels.round()][0].item()}; for soft or one-hot targets use categorical_crossentropy."
         )
-    low, high = (int(v) for v in torch.stack(torch.aminmax(labels)).tolist())  # one read from the device
+    low, high = map(int, torch.stack(torch.aminmax(labels)).tolist())  # both ends in one read from the device
     if low < 0 or high >= num_classes:
         raise ValueError(
             f"sparse_categorical_crossentropy expects class labels in [0, {num_classes}) for predictions with "

@@ -193,3 +193,35 @@ def test_a_plain_torch_module_is_watched_too():
     history = monitored_fit(model, Monitor(every_n_steps=4)).history
     kinds = {name: entry["kind"] for name, entry in history["layers"].items()}
     assert list(kinds.values()) == [None, "relu", None]
+
+
+def test_a_float64_model_is_monitored_in_its_own_precision():
+    model = deepglass.Sequential([deepglass.Input((16,)), layers.Dense(8, activation="relu", dtype="float64"),
+                                  layers.Dense(4, activation="softmax", dtype="float64")])
+    monitor = monitored_fit(model, Monitor(every_n_steps=2))
+    norms = [value for entry in monitor.history["layers"].values() for value in entry["grad_norm"]]
+    assert len(norms) == 2 * len(monitor.history["steps"]) and all(np.isfinite(norms)) and min(norms) > 0
+
+
+class WithAnUnusedLayer(deepglass.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = layers.Dense(8, activation="relu")
+        self.unused = layers.Dense(8)  # built, never called: no output and no gradient
+        self.out = layers.Dense(4, activation="softmax")
+
+    def build(self, input_shape):
+        self.unused.build(input_shape)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def test_a_layer_that_did_not_run_has_no_activation_statistics_and_a_zero_gradient():
+    monitor = monitored_fit(WithAnUnusedLayer(), Monitor(every_n_steps=4))
+    unused = monitor.history["layers"][next(name for name in monitor.history["layers"] if "dense_1" in name)]
+    assert all(value == 0.0 for value in unused["grad_norm"]) and all(value == 0.0 for value in unused["update_ratio"])
+    assert all(value > 0 for value in unused["weight_norm"])
+    assert all(np.isnan(value) for value in unused["activation_mean"] + unused["activation_std"])
+    used = monitor.history["layers"][next(name for name in monitor.history["layers"] if name.endswith("dense"))]
+    assert all(value > 0 for value in used["grad_norm"]) and all(np.isfinite(used["activation_mean"]))

@@ -222,7 +222,13 @@ class Monitor(Callback):
 
 
 def _record_grad_norm(norms, index, param):
-    norms[index] = torch.linalg.vector_norm(param.grad.detach(), dtype=torch.float32)
+    norms[index] = torch.linalg.vector_norm(param.grad.detach(), dtype=_norm_dtype([param]))
+
+
+def _norm_dtype(tensors):
+    """The dtype to compute norms in: float32, so that half-precision weights do not overflow, or None (their own)
+    where a tensor is float64, which torch will not narrow."""
+    return None if any(t.dtype == torch.float64 for t in tensors) else torch.float32
 
 
 def _activation_stats(output, kind, channel_axis, margin):
@@ -230,7 +236,9 @@ def _activation_stats(output, kind, channel_axis, margin):
     statistic does not apply)."""
     values = output.float()
     nan = values.new_full((), math.nan)
-    std, mean = torch.std_mean(values) if values.numel() > 1 else (nan, values.mean())
+    # two reductions, not torch.std_mean: on the CPU that one runs 4 times slower than both (9 ms for a 3-million
+    # value activation, against 2 ms)
+    std, mean = values.std() if values.numel() > 1 else nan, values.mean()
     dead = saturated = nan
     if kind == "relu" and values.dim() >= 2:
         per_unit = values.movedim(channel_axis, -1).reshape(-1, values.shape[channel_axis]).amax(0)
@@ -258,14 +266,15 @@ def _statistics_table(targets, sample, layer_index):
     zero = torch.zeros((), device=device)
     grads = [zero if norm is None else norm for norm in sample["grad_norms"]]
     before = sample["before"]
-    weight_norms = torch._foreach_norm(params, 2, dtype=torch.float32)
-    before_norms = torch._foreach_norm(before, 2, dtype=torch.float32)
-    update_norms = torch._foreach_norm(torch._foreach_sub(params, before), 2, dtype=torch.float32)
+    dtype = _norm_dtype(params)
+    weight_norms = torch._foreach_norm(params, 2, dtype=dtype)
+    before_norms = torch._foreach_norm(before, 2, dtype=dtype)
+    update_norms = torch._foreach_norm(torch._foreach_sub(params, before), 2, dtype=dtype)
     # every weight's squared norms in one tensor, then summed per layer in one operator
     squares = torch.stack([_stacked(norms, device)
                            for norms in (grads, weight_norms, before_norms, update_norms)], 1).square()
     owners, has_weights = layer_index(device)
-    per_layer = torch.zeros((len(targets), 4), device=device).index_add_(0, owners, squares).sqrt()
+    per_layer = squares.new_zeros((len(targets), 4)).index_add_(0, owners, squares).sqrt()
     grad, weight, weight_before, update = per_layer.unbind(1)
     weights = torch.stack([grad, weight, update / weight_before], 1)
     weights = torch.where(has_weights.unsqueeze(1), weights, nan[:3])

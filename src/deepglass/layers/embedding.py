@@ -48,6 +48,7 @@ class Embedding(Layer):
 
     _legacy = {"init": "embeddings_initializer", "W_regularizer": "embeddings_regularizer",
                "W_constraint": "embeddings_constraint"}
+    _checks_input_values = True  # the checks before a run read the token ids, so they run at every call
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, lora_alpha=None,

@@ -466,6 +466,7 @@ class Trainer(LegacyTrainingMethods):
                                      steps=steps or data.steps)
         batch_hooks = callback_list.needs_batch_hooks("predict")
         call_kwargs = self._mode_kwargs(False)
+        self.train(False)  # layers that read `self.training` (Dropout without `training`, torch modules)
         chunks = []
         callback_list.on_predict_begin()
         with torch.inference_mode():
