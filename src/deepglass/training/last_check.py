@@ -25,8 +25,10 @@ class LastCheck:
         state = self._state
         if state is None or state[0] != input_kind(x_few):
             return None
-        objects, facts = _model_parts(model) or ((), None)
-        refs, known_facts = state[1]
+        parts = _model_parts(model)
+        if parts is None:
+            return None
+        (objects, facts), (refs, known_facts) = parts, state[1]
         if facts != known_facts or len(objects) != len(refs) or \
                 not all(ref() is obj for ref, obj in zip(refs, objects)):
             return None
