@@ -221,6 +221,9 @@ class Monitor(Callback):
 # weight, the statistics gave the course CNN's sampled step 321 more operators, 4.6 times those of a plain step.
 
 
+_WEIGHT_COLUMNS = STATISTICS.index("activation_mean")  # grad_norm, weight_norm, update_ratio; then the outputs'
+
+
 def _record_grad_norm(norms, index, param):
     norms[index] = torch.linalg.vector_norm(param.grad.detach(), dtype=_norm_dtype([param]))
 
@@ -260,9 +263,9 @@ def _statistics_table(targets, sample, layer_index):
     if device is None:
         return None
     nan = torch.full((len(STATISTICS),), math.nan, device=device)
-    activations = _stacked([nan[:4] if stats is None else stats for stats in outputs], device)
+    activations = _stacked([nan[_WEIGHT_COLUMNS:] if stats is None else stats for stats in outputs], device)
     if not params:
-        return torch.cat([nan[:3].expand(len(targets), 3), activations], 1)
+        return torch.cat([nan[:_WEIGHT_COLUMNS].expand(len(targets), _WEIGHT_COLUMNS), activations], 1)
     zero = torch.zeros((), device=device)
     grads = [zero if norm is None else norm for norm in sample["grad_norms"]]
     before = sample["before"]
@@ -277,7 +280,7 @@ def _statistics_table(targets, sample, layer_index):
     per_layer = squares.new_zeros((len(targets), 4)).index_add_(0, owners, squares).sqrt()
     grad, weight, weight_before, update = per_layer.unbind(1)
     weights = torch.stack([grad, weight, update / weight_before], 1)
-    weights = torch.where(has_weights.unsqueeze(1), weights, nan[:3])
+    weights = torch.where(has_weights.unsqueeze(1), weights, nan[:_WEIGHT_COLUMNS])
     return torch.cat([weights, activations], 1)
 
 
