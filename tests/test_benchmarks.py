@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import benchmarks
-from benchmarks import accuracy, devices, overhead, report, speed, startup, timing
+from benchmarks import accuracy, contenders, devices, overhead, report, speed, startup, timing
 from benchmarks.__main__ import main, parse
 from benchmarks.workloads import Unavailable, all_workloads, keras_model, torch_model
 
@@ -174,3 +174,14 @@ def test_overheads_are_times_above_the_operators_against_the_tuned_loop():
     assert data == pytest.approx({"deepglass": 0.25, "torch (tuned)": 0.2})
     assert "overhead of deepglass: 0.250 ms per step, 1.25x the tuned loop's" in notes
     assert notes[-1] == "target: deepglass's overhead at most 1.2x the tuned loop's (missed: 1.25x)"
+
+
+def test_lightning_keeps_the_cuda_caches_of_the_contenders_after_it(monkeypatch):
+    accelerators = pytest.importorskip("lightning.pytorch.accelerators")
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
+    with contenders.keeping_cuda_caches():
+        accelerators.CUDAAccelerator().teardown()
+    assert emptied == []
+    accelerators.CUDAAccelerator().teardown()  # outside the benchmark's Trainer runs, Lightning's own behaviour
+    assert emptied == [True]
