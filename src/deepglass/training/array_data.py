@@ -1,7 +1,7 @@
 """Array data for fit/evaluate/predict: NumPy arrays and torch tensors (or lists and dicts of them).
 
-In-memory arrays go to the device once; each batch is taken by indexing there, so feeding costs one gather per
-step. Memory-mapped arrays (`np.memmap`, `np.load(..., mmap_mode="r")`) are read batch by batch instead, in a
+In-memory arrays go to the device once per call (to a GPU through pinned buffers: `host_to_device`); each batch is
+taken by indexing there, so feeding costs one gather per step. Memory-mapped arrays (`np.memmap`, `np.load(..., mmap_mode="r")`) are read batch by batch instead, in a
 background thread, and never copied whole.
 """
 import math
@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from deepglass import config
+from deepglass.training.host_to_device import to_device
 from deepglass.utils import tree
 
 
@@ -70,9 +71,9 @@ class ArrayData:
             raise ValueError("No input data: pass x (a NumPy array, a torch tensor, or a list or dict of them).")
         device = device or config.device()
         self.x = tree.map_structure(lambda a: _place(a, device), x)
-        self.y = None if y is None else tree.map_structure(lambda a: to_tensor(a, "y").to(device), y)
+        self.y = None if y is None else tree.map_structure(lambda a: to_device(to_tensor(a, "y"), device), y)
         self.sample_weight = None if sample_weight is None else \
-            to_tensor(sample_weight, "sample_weight").to(device, config.standardize_dtype())
+            to_device(to_tensor(sample_weight, "sample_weight").to(config.standardize_dtype()), device)
         self.num_samples = self._check_lengths()
         if class_weight is not None:
             self.sample_weight = class_weights_to_sample_weights(class_weight, self.y, self.sample_weight)
@@ -160,7 +161,7 @@ def _place(array, device):
         return StreamedArray(array, device)
     if is_text(array):
         return TextArray(array)
-    return to_tensor(array, "x").to(device)
+    return to_device(to_tensor(array, "x"), device)
 
 
 def is_text(array):
