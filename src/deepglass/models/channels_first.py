@@ -59,6 +59,8 @@ def run_plan(plan, values, output_slots, training, run_step):
         if not _ran_channels_first(step, values, firsts, training, outputs):
             _in_keras_layout(step.in_slots, values, firsts)
             run_step(step, values, training)
+        for slot in step.done_slots:
+            values[slot] = firsts[slot] = None
     _in_keras_layout(output_slots, values, firsts)
     return [values[slot] for slot in output_slots]
 

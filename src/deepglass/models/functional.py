@@ -91,6 +91,8 @@ class Functional(Model):
         else:
             for step in self._plan:
                 _run_step(step, values, training)
+                for slot in step.done_slots:
+                    values[slot] = None
             outputs = [values[s] for s in self._output_slots]
         return tree.pack_like(self._output_structure, outputs)
 
@@ -139,8 +141,10 @@ class _Slot:
 
 class _Step:
     """One layer call of the plan: `slot` is set when the call takes a single tensor and nothing else;
-    `tensor_slots` when it takes that or a single list of tensors (the slots); `in_slots`: every slot it reads."""
-    __slots__ = ("layer", "slot", "args", "kwargs", "out_slots", "takes_training", "tensor_slots", "in_slots")
+    `tensor_slots` when it takes that or a single list of tensors (the slots); `in_slots`: every slot it reads;
+    `done_slots`: the slots no later step reads and the model does not return, let go once this step has run."""
+    __slots__ = ("layer", "slot", "args", "kwargs", "out_slots", "takes_training", "tensor_slots", "in_slots",
+                 "done_slots")
 
     def __init__(self, layer, slot, args, kwargs, out_slots, takes_training):
         self.layer, self.slot, self.args, self.kwargs = layer, slot, args, kwargs
@@ -149,6 +153,7 @@ class _Step:
         one_list = len(args) == 1 and type(args[0]) is list and not kwargs and args[0] and \
             all(type(leaf) is _Slot for leaf in args[0])
         self.tensor_slots = (slot,) if slot is not None else tuple(self.in_slots) if one_list else None
+        self.done_slots = ()
 
 
 def _run_step(step, values, training):
@@ -219,7 +224,23 @@ def _execution_plan(inputs, outputs, nodes):
             slots[id(tensor)] = len(slots)
             step.out_slots.append(slots[id(tensor)])
         plan.append(step)
-    return plan, [slots[id(t)] for t in outputs], len(slots)
+    output_slots = [slots[id(t)] for t in outputs]
+    _mark_last_uses(plan, output_slots)
+    return plan, output_slots, len(slots)
+
+
+def _mark_last_uses(plan, output_slots):
+    """Set each step's `done_slots`. Without them a call would hold every intermediate value to its end, as torch
+    code that keeps its activations in local variables would not: at the end of a ResNet's forward pass, each batch
+    normalisation's and each residual sum's output (which no backward pass needs) would still be alive."""
+    last_step = {}
+    for index, step in enumerate(plan):
+        for slot in (*step.out_slots, *step.in_slots):  # a value no step reads goes as soon as it is made
+            last_step[slot] = index
+    kept = set(output_slots)
+    for slot, index in last_step.items():
+        if slot not in kept:
+            plan[index].done_slots += (slot,)
 
 
 def _accepts_training(layer, recorded_kwargs):
