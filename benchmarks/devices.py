@@ -5,6 +5,7 @@ first imported), the PyTorch loops and Lightning through `current()`. On CUDA, `
 the kernels a run queued, and torch's allocator gives each run's peak GPU memory.
 """
 import contextlib
+import gc
 import os
 
 import torch
@@ -86,6 +87,14 @@ def synchronize():
     """Wait for the kernels queued on the GPU (nothing to wait for on the CPU)."""
     if is_cuda():
         torch.cuda.synchronize(current())
+
+
+def gpu_allocated_mb():
+    """The MB that torch's allocator holds for tensors now, after a garbage collection (None on the CPU)."""
+    if not is_cuda():
+        return None
+    gc.collect()  # what earlier contenders dropped is not counted against the next
+    return torch.cuda.memory_allocated(current()) / 2 ** 20
 
 
 def gpu_peak_reset():

@@ -11,13 +11,16 @@ from benchmarks.workloads import Unavailable
 def run_workload(workload, names, repeats):
     """Time `workload` under the contenders in `names` that run it; a Section with one row per contender."""
     if workload.kind == "inference":
-        runs, baseline_of, notes = _inference_runs(workload, names)
+        runs, baseline_of, notes, held = _inference_runs(workload, names)
         unit, versus = "batch", "torch loop"
     else:
-        runs, notes = _training_runs(workload, names)
+        runs, notes, held = _training_runs(workload, names)
         baseline_of = {name: contenders.BASELINE for name in runs}
         unit, versus = "step", "tutorial loop"
     timed = measure(runs, repeats)
+    for name, result in timed.items():
+        if held[name] is not None:
+            result["peak_own_gpu_mb"] = held[name] + result.get("held_gpu_mb", 0.0) + result["peak_extra_gpu_mb"]
     batches = math.ceil(len(workload.x) / workload.batch_size)
     data, rows = {}, []
     memory = [key for key in MEMORY if devices.is_cuda() or "gpu" not in key]  # the columns this device measures
@@ -52,22 +55,31 @@ def run_workload(workload, names, repeats):
 
 
 MEMORY = {"peak_extra_rss_mb": "extra peak RSS (MB)", "peak_gpu_mb": "peak GPU memory (MB)",
-          "peak_extra_gpu_mb": "extra peak GPU memory (MB)"}
+          "peak_extra_gpu_mb": "extra peak GPU memory (MB)", "peak_own_gpu_mb": "own peak GPU memory (MB)"}
 GPU_NOTE = ("peak GPU memory: torch's allocator peak during a contender's run (Keras 3 allocates through it too), "
             "which includes what every contender prepared for this workload keeps on the GPU (models, optimizer "
-            "state, the tuned loop's data); extra: its rise over what was allocated when the run began")
+            "state, the tuned loop's data); extra: its rise over what was allocated when the run began; own: that "
+            "rise plus what the contender itself keeps on the GPU between runs (what its preparation and warm-up "
+            "left allocated), the memory it needs to train, which the target compares")
 
 
 def _training_runs(workload, names):
-    runs, notes = {}, []
+    runs, notes, held = {}, [], {}
     for name in names:
         if workload.contenders is not None and name not in workload.contenders:
             continue
         try:
-            runs[name] = contenders.CONTENDERS[name](workload)
+            runs[name], held[name] = _prepared(contenders.CONTENDERS[name], workload)
         except Unavailable as reason:
             notes.append(f"{name}: skipped, {reason}")
-    return runs, notes
+    return runs, notes, held
+
+
+def _prepared(factory, workload):
+    """What `factory` makes for `workload`, and the GPU memory (MB) it left allocated (None on the CPU)."""
+    before = devices.gpu_allocated_mb()
+    made = factory(workload)
+    return made, None if before is None else devices.gpu_allocated_mb() - before
 
 
 def _inference_runs(workload, names):
@@ -78,12 +90,12 @@ def _inference_runs(workload, names):
         if name not in names and not (name == inference.BASELINE and any(n.startswith("torch") for n in names)):
             continue
         try:
-            passes[name] = factory(workload)
+            passes[name] = _prepared(factory, workload)
         except Unavailable as reason:
             notes.append(f"{name}: skipped, {reason}")
-    runs, baseline_of = {}, {}
+    runs, baseline_of, held = {}, {}, {}
     for index, mode in enumerate(("predict", "evaluate")):
-        for name, functions in passes.items():
-            runs[f"{name} {mode}"] = functions[index]
+        for name, (functions, memory) in passes.items():
+            runs[f"{name} {mode}"], held[f"{name} {mode}"] = functions[index], memory
             baseline_of[f"{name} {mode}"] = f"{inference.BASELINE} {mode}"
-    return runs, baseline_of, notes
+    return runs, baseline_of, notes, held

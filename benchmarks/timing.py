@@ -32,17 +32,21 @@ def measure(runs, repeats, warmup=1):
     after `warmup` calls of each. Returns {name: {"seconds": [...], "warmup_seconds": s, "peak_extra_rss_mb": MB}}
     (`warmup_seconds`: the first call, which pays one-time costs such as torch.compile's); on CUDA also
     "peak_gpu_mb" (torch's allocator peak during the run) and "peak_extra_gpu_mb" (its rise over what was allocated
-    when the run began), each the largest of the repetitions."""
+    when the run began), each the largest of the repetitions, and "held_gpu_mb" (what its warm-up calls left
+    allocated: optimizer state made at the first step, say)."""
     names = list(runs)
     timed = {name: {"seconds": [], "peak_extra_rss_mb": 0.0} for name in names}
     for index in range(warmup):
         for name in names:
+            held = devices.gpu_allocated_mb()
             devices.synchronize()
             start = time.perf_counter()
             runs[name]()
             devices.synchronize()
             if index == 0:
                 timed[name]["warmup_seconds"] = time.perf_counter() - start
+            if held is not None:
+                timed[name]["held_gpu_mb"] = timed[name].get("held_gpu_mb", 0.0) + devices.gpu_allocated_mb() - held
     for repeat in range(repeats):
         shift = repeat % len(names)
         for name in names[shift:] + names[:shift]:

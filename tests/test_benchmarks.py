@@ -96,9 +96,30 @@ def test_on_cuda_the_clock_waits_for_the_gpu_and_each_run_reports_its_peak_gpu_m
 def test_on_cuda_the_speed_table_has_the_gpu_memory_columns(fake_cuda):
     workload = next(w for w in all_workloads("smoke") if w.name == "W5")
     section = speed.run_workload(workload, ["torch (tutorial)", "torch (tuned)"], repeats=1)
-    assert section.columns[-3:] == ["extra peak RSS (MB)", "peak GPU memory (MB)", "extra peak GPU memory (MB)"]
-    assert [row[-2:] for row in section.rows] == [["100", "0"], ["100", "0"]]
+    assert section.columns[-4:] == ["extra peak RSS (MB)", "peak GPU memory (MB)", "extra peak GPU memory (MB)",
+                                    "own peak GPU memory (MB)"]
+    assert [row[-3:] for row in section.rows] == [["100", "0", "0"], ["100", "0", "0"]]
     assert section.data["device"]["name"] == "a GPU" and "peak GPU memory:" in section.notes[-1]
+
+
+def test_own_gpu_memory_adds_what_a_contender_keeps_between_runs_to_its_rise(fake_cuda, monkeypatch):
+    log, memory = fake_cuda
+    mb = 2 ** 20
+
+    def keeps_its_data(workload):  # 20 MB of data on the GPU when prepared, 5 MB of state made by its first run
+        memory["now"] += 20 * mb
+        made_state = []
+
+        def epoch():
+            if not made_state:
+                memory["now"] += 5 * mb
+                made_state.append(True)
+            memory["peak"] = max(memory["peak"], memory["now"] + 30 * mb)  # 30 MB of activations, then freed
+        return epoch
+    monkeypatch.setitem(contenders.CONTENDERS, "torch (tuned)", keeps_its_data)
+    workload = next(w for w in all_workloads("smoke") if w.name == "W3")
+    row = speed.run_workload(workload, ["torch (tuned)"], repeats=2).data["contenders"]["torch (tuned)"]
+    assert row["peak_extra_gpu_mb"] == 30 and row["peak_own_gpu_mb"] == 55
 
 
 def test_a_part_run_again_replaces_only_its_section(tmp_path):
