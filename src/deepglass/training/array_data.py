@@ -1,8 +1,8 @@
 """Array data for fit/evaluate/predict: NumPy arrays and torch tensors (or lists and dicts of them).
 
 In-memory arrays go to the device once per call (to a GPU through pinned buffers: `host_to_device`); each batch is
-taken by indexing there, so feeding costs one gather per step. Memory-mapped arrays (`np.memmap`, `np.load(..., mmap_mode="r")`) are read batch by batch instead, in a
-background thread, and never copied whole.
+taken by indexing there, so feeding costs one gather per step. Memory-mapped arrays (`np.memmap`,
+`np.load(..., mmap_mode="r")`) are read batch by batch instead, in a background thread, and never copied whole.
 """
 import math
 import mmap
