@@ -308,3 +308,12 @@ def test_invalid_arguments():
         metrics.F1Score().update_state(np.zeros(4), np.zeros(4))
     with pytest.raises(ValueError, match="out of range"):
         metrics.IoU(num_classes=2, target_class_ids=[2])
+
+
+def test_the_running_loss_keeps_no_graph_of_the_losses_it_adds():
+    from deepglass.training.compile_utils import LossTracker
+    tracker = LossTracker("loss")
+    weight = torch.tensor(2.0, requires_grad=True)
+    tracker.update(weight * 3.0, batch_size=4)  # a training step's loss, which carries its graph
+    tracker.update(torch.tensor(1.0), batch_size=4)  # an evaluation's, which carries none
+    assert not tracker.total.requires_grad and float(tracker.result()) == 3.5

@@ -14,11 +14,16 @@ from deepglass.losses import (MASK_ATTR, _compute_dtype, _divide_no_nan, _dtype_
 
 
 def as_tensor(x, device=None, dtype=None):
-    """A detached tensor (metrics never join the autograd graph) on `device` with `dtype` where given."""
-    x = x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+    """A detached tensor (metrics never join the autograd graph) on `device` with `dtype` where given. A tensor that
+    is already as asked is returned as it is: each detach or cast is an operator call, and evaluate makes several
+    per metric and batch, which a small model's GPU step feels."""
+    if not isinstance(x, torch.Tensor):
+        x = torch.as_tensor(x)
+    elif x.requires_grad:
+        x = x.detach()
     if device is not None and x.device != device:
         x = x.to(device)
-    return x if dtype is None else x.to(dtype)
+    return x if dtype is None or x.dtype == dtype else x.to(dtype)
 
 
 def _first_device(args):

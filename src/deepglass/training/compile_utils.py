@@ -142,7 +142,8 @@ class LossTracker:
     def update(self, value, batch_size):
         if self.total is None:
             self._create(value.device)
-        self.total.add_(value.detach(), alpha=batch_size)  # one kernel: the step's cost is in kernel launches
+        # One kernel: the step's cost is in kernel launches. (Detached where it could carry a graph into `total`.)
+        self.total.add_(value.detach() if value.requires_grad else value, alpha=batch_size)
         self._pending += batch_size
 
     def result(self):
