@@ -64,8 +64,10 @@ def _model_parts(model):
     modules = [m for m in model.modules() if m is not model]
     if any(getattr(m, "_checks_input_values", False) for m in modules):
         return None
-    tensors = [*model.parameters(), *model.buffers()]
-    policies = [getattr(m, "_dtype_policy", None) for m in [model, *modules]]
+    owners = [model, *modules]
+    # Each module's own weights and buffers: the one walk above, where model.parameters() and buffers() walk again.
+    tensors = [t for m in owners for t in (*m._parameters.values(), *m._buffers.values()) if t is not None]
+    policies = [getattr(m, "_dtype_policy", None) for m in owners]
     return modules + tensors + policies, tuple((t.dtype, t.shape) for t in tensors)
 
 
