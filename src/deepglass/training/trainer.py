@@ -263,9 +263,10 @@ class Trainer(LegacyTrainingMethods):
         loss = self._add_penalties(loss)
         # For callbacks that record per-step losses, without a host sync. A plain attribute: nn.Module's __setattr__
         # looks for parameters, buffers and modules first, at a cost that shows in small models' steps.
-        object.__setattr__(self, "_step_loss", loss.detach())
+        step_loss = loss.detach()  # also what the running mean adds: one detach a step, not two
+        object.__setattr__(self, "_step_loss", step_loss)
         self._minimize(loss)
-        self._update_metrics(loss, parts, y, y_pred, sample_weight)
+        self._update_metrics(step_loss, parts, y, y_pred, sample_weight)
 
     def _loss_outputs(self, y_pred):
         """The model's outputs as the loss and the metrics take them: float32 under mixed precision."""
