@@ -32,6 +32,9 @@ def parse(argv):
     size.add_argument("--smoke", action="store_true",
                       help="two batches per workload, one repetition, a 1 MiB memmap, tiny W7: checks that it runs")
     parser.add_argument("--repeats", type=int, default=None, help="timed repetitions (default 5; 1 with --smoke)")
+    parser.add_argument("--min-seconds", type=float, default=None,
+                        help="more repetitions, up to 50, until each contender has run this long in all "
+                             "(default 1; 0 with --smoke): short runs get more samples")
     parser.add_argument("--workloads", default="default",
                         help=f"comma-separated parts of {', '.join(PARTS)}, or groups: feed (F1-F3), default "
                              "(all but W7), all")
@@ -55,6 +58,7 @@ def parse(argv):
     args = parser.parse_args(argv)
     args.size = "smoke" if args.smoke else "quick" if args.quick else "full"
     args.repeats = args.repeats or (1 if args.smoke else 5)
+    args.min_seconds = (0.0 if args.smoke else 1.0) if args.min_seconds is None else args.min_seconds
     args.memmap_gib = args.memmap_gib or (1 / 1024 if args.smoke else 4.0)
     args.parts = _parts(args.workloads, parser)
     try:
@@ -89,22 +93,26 @@ def _parts(text, parser):
     return [part for part in PARTS if part in chosen]
 
 
+def _more(min_seconds):
+    return f" or more (until each contender has run {min_seconds:g} s, at most 50)" if min_seconds else ""
+
+
 def run_part(part, args, names, workloads):
     """One section of the results."""
     if part == "W7":
         limit = (256, 128) if args.size == "smoke" else None
         return accuracy.run(names, args.w7_target, 1 if limit else args.w7_max_epochs, args.w7_budget_s, limit)
     if part == "F1":
-        return feeding.in_memory_share(workloads["W2"], args.repeats)
+        return feeding.in_memory_share(workloads["W2"], args.repeats, min_seconds=args.min_seconds)
     if part == "F2":
-        return feeding.loader_speed(workloads["W2"], args.repeats)
+        return feeding.loader_speed(workloads["W2"], args.repeats, min_seconds=args.min_seconds)
     if part == "F3":
         return feeding.memmap_rss(args.memmap_gib, args.memmap_dir)
     if part == "I1":
-        return monitoring.monitor_overhead(workloads["W2"], args.repeats)
+        return monitoring.monitor_overhead(workloads["W2"], args.repeats, min_seconds=args.min_seconds)
     if part == "import":
         return startup.run(args.import_runs)
-    return speed.run_workload(workloads[part], names, args.repeats)
+    return speed.run_workload(workloads[part], names, args.repeats, min_seconds=args.min_seconds)
 
 
 def main(argv=None):
@@ -127,7 +135,8 @@ def run(args):
     machine = platform.processor() or platform.machine()
     header = (f"deepglass benchmarks, {time.strftime('%Y-%m-%d %H:%M')}, on {machine}, {os.cpu_count()} CPUs, "
               f"device {devices.describe()}, torch {torch.__version__}, {torch.get_num_threads()} threads; median "
-              f"of {args.repeats} repetitions{'' if args.size == 'full' else f' ({args.size} size)'}; "
+              f"of {args.repeats} repetitions{_more(args.min_seconds)}"
+              f"{'' if args.size == 'full' else f' ({args.size} size)'}; "
               f"`{args.command}`.")
     print(header, flush=True)
     for note in notes:

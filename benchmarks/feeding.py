@@ -22,7 +22,7 @@ import torch
 from benchmarks import devices
 from benchmarks.contenders import keras_optimizer, torch_loss, torch_optimizer
 from benchmarks.report import Section
-from benchmarks.timing import measure, status_mb
+from benchmarks.timing import measure, repetitions, status_mb
 from benchmarks.workloads import keras_model, torch_inputs, torch_model
 
 ROW_SHAPE = (32, 32, 3)  # one float32 image per memmap row, 12 KiB
@@ -40,7 +40,7 @@ def _ms_per_step(timed, name, steps):
     return 1000 * statistics.median(timed[name]["seconds"]) / steps
 
 
-def in_memory_share(workload, repeats):
+def in_memory_share(workload, repeats, min_seconds=0.0):
     """F1: a fit epoch over in-memory arrays against the same number of steps fed one pre-made batch."""
     model, size = _deepglass_model(workload), workload.batch_size
     steps = math.ceil(len(workload.x) / size)
@@ -49,7 +49,7 @@ def in_memory_share(workload, repeats):
                                                                verbose=0),
             "fit of the same steps on one pre-made batch": lambda: model.fit(
                 one_x, one_y, batch_size=size, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)}
-    timed = measure(runs, repeats)
+    timed = measure(runs, repeats, min_seconds=min_seconds)
     fed, premade = (_ms_per_step(timed, name, steps) for name in runs)
     share = (fed - premade) / fed
     rows = [[name, f"{_ms_per_step(timed, name, steps):.2f}", ""] for name in runs]
@@ -57,13 +57,13 @@ def in_memory_share(workload, repeats):
     return Section("F1", f"F1: input pipeline share of a step, in-memory arrays, {workload.name} model, batch {size}",
                    ["measure", "ms/step", "share of the step"], rows,
                    {"ms_per_step": fed, "ms_per_step_premade": premade, "share": share, "steps": steps,
-                    "repeats": repeats, "seconds": {name: timed[name]["seconds"] for name in runs}},
+                    "repeats": repetitions(timed), "seconds": {name: timed[name]["seconds"] for name in runs}},
                    [f"target: below 5% ({'met' if share < 0.05 else 'missed'}); the pre-made batch is sliced from "
                     "data already on the device, so the difference is the shuffle and gather of each batch; within "
                     "noise it can come out below zero", f"data: {workload.source}, {len(workload.x)} samples"])
 
 
-def loader_speed(workload, repeats, workers=(0, 2)):
+def loader_speed(workload, repeats, workers=(0, 2), min_seconds=0.0):
     """F2: deepglass's fit on a torch DataLoader against the same loader in a plain PyTorch loop."""
     dataset = torch.utils.data.TensorDataset(torch.from_numpy(workload.x), torch.from_numpy(workload.y))
     model = _deepglass_model(workload)
@@ -73,7 +73,7 @@ def loader_speed(workload, repeats, workers=(0, 2)):
                                              num_workers=count)
         runs[f"deepglass fit, num_workers={count}"] = lambda loader=loader: model.fit(loader, epochs=1, verbose=0)
         runs[f"torch loop, num_workers={count}"] = _torch_loader_loop(workload, loader)
-    timed = measure(runs, repeats)
+    timed = measure(runs, repeats, min_seconds=min_seconds)
     steps = math.ceil(len(workload.x) / workload.batch_size)
     rows, ratios = [], {}
     for count in workers:
@@ -85,7 +85,7 @@ def loader_speed(workload, repeats, workers=(0, 2)):
     met = all(ratio <= 1.0 for ratio in ratios.values())
     return Section("F2", f"F2: a torch DataLoader as the source, {workload.name} model, batch {workload.batch_size}",
                    ["contender", "ms/step", "vs torch loop"], rows,
-                   {"ratios": {str(k): v for k, v in ratios.items()}, "steps": steps, "repeats": repeats,
+                   {"ratios": {str(k): v for k, v in ratios.items()}, "steps": steps, "repeats": repetitions(timed),
                     "seconds": {name: timed[name]["seconds"] for name in runs}},
                    [f"target: deepglass no slower than the torch loop ({'met' if met else 'missed'}; "
                     "differences within a few percent are noise on a busy machine)",

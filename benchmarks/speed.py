@@ -4,11 +4,11 @@ import statistics
 
 from benchmarks import contenders, devices, inference, overhead
 from benchmarks.report import Section
-from benchmarks.timing import measure
+from benchmarks.timing import measure, repetitions
 from benchmarks.workloads import Unavailable
 
 
-def run_workload(workload, names, repeats):
+def run_workload(workload, names, repeats, min_seconds=0.0):
     """Time `workload` under the contenders in `names` that run it; a Section with one row per contender."""
     if workload.kind == "inference":
         runs, baseline_of, notes, held = _inference_runs(workload, names)
@@ -17,7 +17,7 @@ def run_workload(workload, names, repeats):
         runs, notes, held = _training_runs(workload, names)
         baseline_of = {name: contenders.BASELINE for name in runs}
         unit, versus = "step", "tutorial loop"
-    timed = measure(runs, repeats)
+    timed = measure(runs, repeats, min_seconds=min_seconds)
     for name, result in timed.items():
         if held[name] is not None:
             result["peak_own_gpu_mb"] = held[name] + result.get("held_gpu_mb", 0.0) + result["peak_extra_gpu_mb"]
@@ -41,7 +41,7 @@ def run_workload(workload, names, repeats):
         warmup = data["deepglass (jit_compile)"]["warmup_seconds"]
         notes.append(f"deepglass (jit_compile): its warm-up epoch, torch.compile's compilation included, took "
                      f"{warmup:.1f} s (not in the table, which times the epochs after it)")
-    record = {"source": workload.source, "samples": len(workload.x), "repeats": repeats, "device": devices.record(),
+    record = {"source": workload.source, "samples": len(workload.x), "repeats": repetitions(timed), "device": devices.record(),
               "contenders": data}
     if workload.overhead_probe and contenders.TUNED in runs:
         work_ms = overhead.operator_ms(runs[contenders.TUNED], batches)

@@ -27,9 +27,13 @@ def status_mb(field, pid="self"):
     return float("nan")
 
 
-def measure(runs, repeats, warmup=1):
+MAX_REPEATS = 50  # the most repetitions that `min_seconds` asks for
+
+
+def measure(runs, repeats, warmup=1, min_seconds=0.0):
     """Time each of `runs` ({name: function}) `repeats` times, interleaved (the order rotates each repetition),
-    after `warmup` calls of each. Returns {name: {"seconds": [...], "warmup_seconds": s, "peak_extra_rss_mb": MB}}
+    after `warmup` calls of each; then more repetitions (up to MAX_REPEATS) until each has run for `min_seconds` in
+    all, so that a median of short runs is not left to a few samples on a noisy machine. Returns {name: {"seconds": [...], "warmup_seconds": s, "peak_extra_rss_mb": MB}}
     (`warmup_seconds`: the first call, which pays one-time costs such as torch.compile's); on CUDA also
     "peak_gpu_mb" (torch's allocator peak during the run) and "peak_extra_gpu_mb" (its rise over what was allocated
     when the run began), each the largest of the repetitions, and "held_gpu_mb" (what its warm-up calls left
@@ -47,11 +51,19 @@ def measure(runs, repeats, warmup=1):
                 timed[name]["warmup_seconds"] = time.perf_counter() - start
             if held is not None:
                 timed[name]["held_gpu_mb"] = timed[name].get("held_gpu_mb", 0.0) + devices.gpu_allocated_mb() - held
-    for repeat in range(repeats):
+    repeat = 0
+    while repeat < repeats or (repeat < MAX_REPEATS and
+                               min(sum(result["seconds"]) for result in timed.values()) < min_seconds):
         shift = repeat % len(names)
         for name in names[shift:] + names[:shift]:
             _timed_run(runs[name], timed[name])
+        repeat += 1
     return timed
+
+
+def repetitions(timed):
+    """How many timed repetitions `measure` made (the same for every run)."""
+    return len(next(iter(timed.values()))["seconds"])
 
 
 def _timed_run(run, result):

@@ -206,3 +206,16 @@ def test_lightning_keeps_the_cuda_caches_of_the_contenders_after_it(monkeypatch)
     assert emptied == []
     accelerators.CUDAAccelerator().teardown()  # outside the benchmark's Trainer runs, Lightning's own behaviour
     assert emptied == [True]
+
+
+def test_short_runs_get_more_repetitions_until_each_has_run_min_seconds(monkeypatch):
+    clock = iter(range(10 ** 6))
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: next(clock) / 8)  # each run takes 1/8 s
+    runs = {"a": lambda: None, "b": lambda: None}
+    assert [timing.repetitions(timing.measure(runs, repeats=3, min_seconds=s)) for s in (0.0, 0.25, 1.0)] == [3, 3, 8]
+    assert timing.repetitions(timing.measure(runs, repeats=3, min_seconds=10 ** 6)) == timing.MAX_REPEATS
+
+
+def test_the_smoke_run_makes_one_repetition_and_a_full_run_asks_for_a_second_of_runs():
+    assert (parse(["--smoke"]).min_seconds, parse([]).min_seconds, parse(["--min-seconds", "3"]).min_seconds) == \
+        (0.0, 1.0, 3.0)
