@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from benchmarks import accuracy, contenders, devices, feeding, monitoring, report, speed, startup
+from benchmarks import accuracy, contenders, devices, feeding, monitoring, report, speed, startup, timing
 from benchmarks.workloads import all_workloads
 
 PARTS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "L1", "F1", "F2", "F3", "I1", "import")
@@ -33,8 +33,8 @@ def parse(argv):
                       help="two batches per workload, one repetition, a 1 MiB memmap, tiny W7: checks that it runs")
     parser.add_argument("--repeats", type=int, default=None, help="timed repetitions (default 5; 1 with --smoke)")
     parser.add_argument("--min-seconds", type=float, default=None,
-                        help="more repetitions, up to 50, until each contender has run this long in all "
-                             "(default 1; 0 with --smoke): short runs get more samples")
+                        help=f"more repetitions, up to {timing.MAX_REPEATS}, until each contender has run this long "
+                             "in all (default 1; 0 with --smoke): short runs get more samples")
     parser.add_argument("--workloads", default="default",
                         help=f"comma-separated parts of {', '.join(PARTS)}, or groups: feed (F1-F3), default "
                              "(all but W7), all")
@@ -94,7 +94,8 @@ def _parts(text, parser):
 
 
 def _more(min_seconds):
-    return f" or more (until each contender has run {min_seconds:g} s, at most 50)" if min_seconds else ""
+    return f" or more (until each contender has run {min_seconds:g} s, at most {timing.MAX_REPEATS})" if min_seconds \
+        else ""
 
 
 def run_part(part, args, names, workloads):

@@ -41,8 +41,8 @@ def run_workload(workload, names, repeats, min_seconds=0.0):
         warmup = data["deepglass (jit_compile)"]["warmup_seconds"]
         notes.append(f"deepglass (jit_compile): its warm-up epoch, torch.compile's compilation included, took "
                      f"{warmup:.1f} s (not in the table, which times the epochs after it)")
-    record = {"source": workload.source, "samples": len(workload.x), "repeats": repetitions(timed), "device": devices.record(),
-              "contenders": data}
+    record = {"source": workload.source, "samples": len(workload.x), "repeats": repetitions(timed),
+              "device": devices.record(), "contenders": data}
     if workload.overhead_probe and contenders.TUNED in runs:
         work_ms = overhead.operator_ms(runs[contenders.TUNED], batches)
         record["overhead"], overhead_notes = overhead.overheads(

@@ -33,11 +33,13 @@ MAX_REPEATS = 50  # the most repetitions that `min_seconds` asks for
 def measure(runs, repeats, warmup=1, min_seconds=0.0):
     """Time each of `runs` ({name: function}) `repeats` times, interleaved (the order rotates each repetition),
     after `warmup` calls of each; then more repetitions (up to MAX_REPEATS) until each has run for `min_seconds` in
-    all, so that a median of short runs is not left to a few samples on a noisy machine. Returns {name: {"seconds": [...], "warmup_seconds": s, "peak_extra_rss_mb": MB}}
-    (`warmup_seconds`: the first call, which pays one-time costs such as torch.compile's); on CUDA also
-    "peak_gpu_mb" (torch's allocator peak during the run) and "peak_extra_gpu_mb" (its rise over what was allocated
-    when the run began), each the largest of the repetitions, and "held_gpu_mb" (what its warm-up calls left
-    allocated: optimizer state made at the first step, say)."""
+    all, so that a median of short runs is not left to a few samples on a noisy machine.
+
+    Returns {name: {"seconds": [...], "warmup_seconds": s, "peak_extra_rss_mb": MB}} (`warmup_seconds`: the first
+    call, which pays one-time costs such as torch.compile's); on CUDA also "peak_gpu_mb" (torch's allocator peak
+    during the run) and "peak_extra_gpu_mb" (its rise over what was allocated when the run began), each the largest
+    of the repetitions, and "held_gpu_mb" (what its warm-up calls left allocated: optimizer state made at the first
+    step, say)."""
     names = list(runs)
     timed = {name: {"seconds": [], "peak_extra_rss_mb": 0.0} for name in names}
     for index in range(warmup):
