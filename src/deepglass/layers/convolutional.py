@@ -14,6 +14,7 @@ from deepglass.layers.core import ActivationAttribute, activate, kernel_config, 
 from deepglass.layers.input_spec import InputSpec, _describe
 from deepglass.layers.layer import Layer
 from deepglass.layers.legacy import rename_legacy_kwargs
+from deepglass.layers.padded_convolution import convolve_padded
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _SPATIAL_AXES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
@@ -347,9 +348,11 @@ class BaseConv(Layer):
             if all(before == after for before, after in pads):
                 padding = tuple(before for before, _ in pads)
             else:
-                x = F.pad(x, pad_argument(pads))
+                return convolve_padded(self._conv, x, pad_argument(pads), kernel, bias, self._torch_strides, padding,
+                                       self._torch_dilation, self.groups)
         elif self._pad is not None:
-            x = F.pad(x, self._pad)
+            return convolve_padded(self._conv, x, self._pad, kernel, bias, self._torch_strides, padding,
+                                   self._torch_dilation, self.groups)
         return self._conv(x, kernel, bias, self._torch_strides, padding, self._torch_dilation, self.groups)
 
     def compute_output_shape(self, input_shape):
