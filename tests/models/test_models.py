@@ -79,12 +79,17 @@ def test_shared_layer_is_called_twice_with_one_set_of_weights():
     assert torch.allclose(out_a, shared(a)) and torch.allclose(out_b, shared(b))
 
 
-def test_dict_inputs_by_name():
+def test_dict_inputs_are_matched_by_name_in_any_key_order():
     first, second = deepglass.Input((2,), name="first"), deepglass.Input((3,), name="second")
     joined = layers.Lambda(lambda xs: torch.cat(xs, dim=-1))([first, second])
-    model = deepglass.Model({"first": first, "second": second}, layers.Dense(1, name="sum")(joined))
-    out = model({"second": torch.ones(4, 3), "first": torch.ones(4, 2)})
-    assert out.shape == (4, 1)
+    model = deepglass.Model({"first": first, "second": second}, joined)
+    a, b = torch.arange(8.0).view(4, 2), -torch.arange(12.0).view(4, 3)
+    for given in ({"first": a, "second": b}, {"second": b, "first": a}):
+        assert torch.equal(model(given), torch.cat([a, b], dim=-1))
+        np.testing.assert_array_equal(model.predict({k: v.numpy() for k, v in given.items()}, verbose=0),
+                                      torch.cat([a, b], dim=-1).numpy())
+    with pytest.raises(ValueError, match=r"keys \['first', 'second'\]; the dict given lacks \['second'\]"):
+        model({"first": a})
 
 
 def test_graph_disconnected_error_names_the_missing_input():

@@ -103,7 +103,12 @@ class Functional(Model):
                 raise ValueError(f'Model "{self.name}" expects inputs named {self.input_names}; the dict given '
                                  f"lacks {missing}.")
             return [inputs[name] for name in self.input_names]
-        flat = tree.flatten(inputs)
+        if isinstance(inputs, dict) and isinstance(self._input_structure, dict):
+            missing = [key for key in self._input_structure if key not in inputs]
+            if missing:
+                raise ValueError(f'Model "{self.name}" takes a dict of inputs with keys {list(self._input_structure)}; '
+                                 f"the dict given lacks {missing}.")
+        flat = tree.flatten_like(self._input_structure, inputs)
         if len(flat) != len(self.inputs):
             raise ValueError(f'Model "{self.name}" expects {len(self.inputs)} input(s) {self.input_names}; got '
                              f"{len(flat)}.")

@@ -10,6 +10,16 @@ def flatten(structure):
     return [structure]
 
 
+def flatten_like(structure, value):
+    """The leaves of `value` in the order `flatten(structure)` lists `structure`'s: dicts matched by key, not by
+    the order their keys were given in (Keras's tree sorts dict keys, so the order never mattered there)."""
+    if isinstance(structure, dict) and isinstance(value, dict):
+        return [leaf for key in structure for leaf in flatten_like(structure[key], value[key])]
+    if isinstance(structure, (list, tuple)) and isinstance(value, (list, tuple)) and len(structure) == len(value):
+        return [leaf for part, item in zip(structure, value) for leaf in flatten_like(part, item)]
+    return flatten(value)
+
+
 def map_structure(fn, structure):
     """The same nesting with `fn` applied to every leaf."""
     if isinstance(structure, list):
