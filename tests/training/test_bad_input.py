@@ -3,6 +3,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 import deepglass
 from deepglass import layers
@@ -100,6 +101,23 @@ def test_nan_inputs_warn_with_the_count():
     model = compiled_mlp()
     with pytest.warns(UserWarning, match="3 NaN values"):
         model.fit(x, np.zeros(8, "int64"), verbose=0)
+
+
+def test_evaluate_warns_about_nan_inputs_after_its_pass():
+    x = np.zeros((8, 784), "float32")
+    x[2, :4] = np.nan
+    with pytest.warns(UserWarning, match="4 NaN values"):
+        logs = compiled_mlp().evaluate(x, np.zeros(8, "int64"), verbose=0, return_dict=True)
+    assert np.isnan(logs["loss"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_on_a_gpu_the_nan_count_can_wait_on_the_device():
+    from deepglass.training.array_data import ArrayData
+    x = np.zeros((8, 784), "float32")
+    x[2, :4] = np.nan
+    later = ArrayData(x, device=torch.device("cuda")).count_nans(wait=False)
+    assert torch.is_tensor(later) and later.is_cuda and int(later) == 4
 
 
 @pytest.mark.parametrize("other", [np.inf, -np.inf, 3e38])  # sums that are not finite without a NaN

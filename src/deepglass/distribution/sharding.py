@@ -85,8 +85,8 @@ class ShardedArrays:
     def first_batch(self):
         return self.data.first_batch()
 
-    def count_nans(self):
-        return self.data.count_nans()
+    def count_nans(self, wait=True):
+        return self.data.count_nans(wait)
 
     def explain(self, error, index, x):
         return error

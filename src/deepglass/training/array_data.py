@@ -99,10 +99,14 @@ class ArrayData:
             raise ValueError("The data has no samples.")
         return count
 
-    def count_nans(self):
-        """The number of NaN values in the in-memory part of x (before training). An array whose sum is finite holds
-        no NaN: that one pass costs 1/50 of counting, and fit pays it on every call; only the others are counted."""
+    def count_nans(self, wait=True):
+        """The number of NaN values in the in-memory part of x (before training). On the CPU an array whose sum is
+        finite holds no NaN: that one pass costs 1/50 of counting, and fit pays it on every call; only the others
+        are counted. With `wait=False`, arrays on an accelerator are counted there and the count is a tensor, which
+        the caller reads when it waits for the device anyway (reading it now would wait at once)."""
         floats = [a for a in tree.flatten(self.x) if torch.is_tensor(a) and a.is_floating_point()]
+        if not wait and floats and floats[0].device.type != "cpu":
+            return sum(torch.isnan(a).sum() for a in floats)
         return int(sum(torch.isnan(a).sum() for a in floats if not bool(torch.isfinite(a.sum()))))
 
     @property

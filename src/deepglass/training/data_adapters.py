@@ -144,8 +144,8 @@ class BatchStream:
             return DataLoader(loader.dataset, batch_size=loader.batch_size, collate_fn=loader.collate_fn)
         return None
 
-    def count_nans(self):
-        """NaN values in the first batch's inputs (the stream cannot be scanned ahead)."""
+    def count_nans(self, wait=True):
+        """NaN values in the first batch's inputs (the stream cannot be scanned ahead), counted at once."""
         x = self.first_batch()[0]
         return int(sum(torch.isnan(a).sum() for a in tree.flatten(x) if torch.is_tensor(a) and a.is_floating_point()))
 

@@ -181,6 +181,7 @@ class Trainer(LegacyTrainingMethods):
             raise ValueError("fit() needs targets y for the loss; got none.")
         val = self._validation_data(validation_data, validation_batch_size or batch_size, device)
         self._prepare(train)
+        self._warn_about_nans(train.count_nans())
         steps = steps_per_epoch or train.steps
         callback_list = CallbackList([callbacks, default_callbacks.create(verbose=verbose)], add_history=True,
                                      add_progbar=verbose != 0, model=self, verbose=verbose, epochs=epochs,
@@ -335,10 +336,6 @@ class Trainer(LegacyTrainingMethods):
         x_first, y_first, _ = data.first_batch()
         x_few, y_pred = self._checked_few(x_first)
         self._half_outputs = mixed_autocast.has_half(y_pred)
-        nans = data.count_nans()
-        if nans:
-            warnings.warn(f"The input data holds {nans} NaN values; the loss will be NaN wherever they reach it. "
-                          "Replace or drop them (e.g. np.nan_to_num) before training.", stacklevel=3)
         self._output_count = len(tree.flatten(y_pred))
         self._single_output = self._output_count == 1
         if y_first is not None:
@@ -351,6 +348,13 @@ class Trainer(LegacyTrainingMethods):
             self.optimizer.build(self._named_trainable_weights())
             self._collect_step_extras()
             self._prepared = True
+
+    def _warn_about_nans(self, nans):
+        """Warn when `count_nans` found NaN values in x (an int, or a tensor to read now)."""
+        nans = int(nans)
+        if nans:
+            warnings.warn(f"The input data holds {nans} NaN values; the loss will be NaN wherever they reach it. "
+                          "Replace or drop them (e.g. np.nan_to_num) first.", stacklevel=3)
 
     def _named_trainable_weights(self):
         """(`"layer/weight"`, tensor) pairs, so optimizers can exclude weights by name as Keras's do."""
@@ -425,10 +429,12 @@ class Trainer(LegacyTrainingMethods):
         if data.first_batch()[1] is None:
             raise ValueError("evaluate() needs targets y; got none.")
         self._prepare(data)
+        nans = data.count_nans(wait=False)  # on a GPU read with the results: one wait for the device, not two
         verbose = self._verbose_here(verbose)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
                                      steps=steps or data.steps)
         logs = self._run_evaluation(data, callback_list, steps)
+        self._warn_about_nans(nans)
         if return_dict:
             return logs
         values = [logs[name] for name in self.metrics_names]
@@ -519,6 +525,7 @@ class Trainer(LegacyTrainingMethods):
         kind = tuple((tuple(t.shape[1:]), t.dtype) if torch.is_tensor(t) else type(t) for t in tree.flatten((x, y)))
         if not (self._prepared and kind == self._prepared_batch_kind):
             self._prepare(data)
+            self._warn_about_nans(data.count_nans())
             self._prepared_batch_kind = kind
 
     def predict_on_batch(self, x):
