@@ -88,7 +88,7 @@ def test_dict_inputs_are_matched_by_name_in_any_key_order():
         assert torch.equal(model(given), torch.cat([a, b], dim=-1))
         np.testing.assert_array_equal(model.predict({k: v.numpy() for k, v in given.items()}, verbose=0),
                                       torch.cat([a, b], dim=-1).numpy())
-    with pytest.raises(ValueError, match=r"keys \['first', 'second'\]; the dict given lacks \['second'\]"):
+    with pytest.raises(ValueError, match=r"inputs named \['first', 'second'\]; the dict given lacks \['second'\]"):
         model({"first": a})
 
 

@@ -341,19 +341,18 @@ class BaseConv(Layer):
 
     def _convolve(self, x, kernel, bias):
         """torch's convolution of `x` (in torch's layout) with Keras's padding."""
-        padding = self._padding
+        padding, uneven = self._padding, self._pad
         if self._same_per_call:
             sizes = zip(x.shape[2:], self._torch_kernel_size, self._torch_strides)
             pads = [same_padding(n, k, s) for n, k, s in sizes]
             if all(before == after for before, after in pads):
                 padding = tuple(before for before, _ in pads)
             else:
-                return convolve_padded(self._conv, x, pad_argument(pads), kernel, bias, self._torch_strides, padding,
-                                       self._torch_dilation, self.groups)
-        elif self._pad is not None:
-            return convolve_padded(self._conv, x, self._pad, kernel, bias, self._torch_strides, padding,
-                                   self._torch_dilation, self.groups)
-        return self._conv(x, kernel, bias, self._torch_strides, padding, self._torch_dilation, self.groups)
+                uneven = pad_argument(pads)
+        arguments = (kernel, bias, self._torch_strides, padding, self._torch_dilation, self.groups)
+        if uneven is not None:
+            return convolve_padded(self._conv, x, uneven, *arguments)
+        return self._conv(x, *arguments)
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)

@@ -97,17 +97,15 @@ class Functional(Model):
         return tree.pack_like(self._output_structure, outputs)
 
     def _flatten_inputs(self, inputs):
-        if isinstance(inputs, dict) and not isinstance(self._input_structure, dict):
-            missing = [n for n in self.input_names if n not in inputs]
+        if isinstance(inputs, dict):  # by the keys the model was built with, else by its input layers' names
+            by_key = isinstance(self._input_structure, dict)
+            expected = list(self._input_structure) if by_key else self.input_names
+            missing = [name for name in expected if name not in inputs]
             if missing:
-                raise ValueError(f'Model "{self.name}" expects inputs named {self.input_names}; the dict given '
-                                 f"lacks {missing}.")
-            return [inputs[name] for name in self.input_names]
-        if isinstance(inputs, dict) and isinstance(self._input_structure, dict):
-            missing = [key for key in self._input_structure if key not in inputs]
-            if missing:
-                raise ValueError(f'Model "{self.name}" takes a dict of inputs with keys {list(self._input_structure)}; '
-                                 f"the dict given lacks {missing}.")
+                raise ValueError(f'Model "{self.name}" expects inputs named {expected}; the dict given lacks '
+                                 f"{missing}.")
+            if not by_key:
+                return [inputs[name] for name in expected]
         flat = tree.flatten_like(self._input_structure, inputs)
         if len(flat) != len(self.inputs):
             raise ValueError(f'Model "{self.name}" expects {len(self.inputs)} input(s) {self.input_names}; got '
