@@ -182,7 +182,7 @@ def _check_sparse_labels(y_true, y_pred, ignore_class=None, axis=-1, **_):
             f"axis of 1); got one-hot labels of shape {tuple(y_true.shape)}; use categorical_crossentropy or "
             f"labels.argmax(-1)."
         )
-    labels = y_true.reshape(-1).to(y_pred.device)
+    labels = y_true.reshape(-1)  # read where they are: the host's copy costs no wait for an accelerator
     if ignore_class is not None:
         labels = labels[labels != ignore_class]
     if labels.numel() == 0:

@@ -120,6 +120,42 @@ def test_on_a_gpu_the_nan_count_can_wait_on_the_device():
     assert torch.is_tensor(later) and later.is_cuda and int(later) == 4
 
 
+@pytest.fixture
+def device_without_reads():
+    """Train on "meta", a device whose tensors hold no values, so that reading one fails: it stands for an
+    accelerator, where a read waits for everything queued there."""
+    deepglass.config.set_device("meta")
+    yield
+    deepglass.config.set_device(None)
+
+
+@pytest.mark.parametrize("method", ["fit", "evaluate"])
+def test_labels_are_checked_on_their_host_copy(device_without_reads, method):
+    model = compiled_mlp()
+    labels = np.arange(8) + 5
+    with pytest.raises(ValueError, match=r"class labels in \[0, 10\).*got labels from 5 to 12"):
+        getattr(model, method)(np.zeros((8, 784), "float32"), labels, verbose=0)
+
+
+def test_the_host_copy_of_the_labels_is_the_first_batch_alone():
+    from deepglass.training.array_data import ArrayData
+    labels = np.arange(100)
+    first = ArrayData(np.zeros((100, 3), "float32"), labels, batch_size=8, shuffle=True,
+                      device=torch.device("meta")).first_labels()
+    assert first.device.type == "cpu" and first.tolist() == list(range(8))
+    assert first.untyped_storage().nbytes() == 8 * first.element_size()  # a copy: the 100 labels are not kept
+    on_cpu = ArrayData(np.zeros((100, 3), "float32"), labels, batch_size=8)
+    assert on_cpu.first_labels().tolist() == on_cpu.first_batch()[1].tolist() == list(range(8))
+
+
+def test_labels_in_a_dict_have_a_host_copy_too():
+    from deepglass.training.array_data import ArrayData
+    data = ArrayData(np.zeros((10, 3), "float32"), {"a": np.arange(10), "b": np.ones((10, 2), "float32")},
+                     batch_size=4, device=torch.device("meta"))
+    first = data.first_labels()
+    assert first["a"].tolist() == [0, 1, 2, 3] and first["b"].shape == (4, 2) and first["b"].device.type == "cpu"
+
+
 @pytest.mark.parametrize("other", [np.inf, -np.inf, 3e38])  # sums that are not finite without a NaN
 def test_nan_count_is_exact_beside_infinite_or_huge_values(other):
     from deepglass.training.array_data import ArrayData

@@ -85,6 +85,9 @@ class ShardedArrays:
     def first_batch(self):
         return self.data.first_batch()
 
+    def first_labels(self):
+        return self.data.first_labels()
+
     def count_nans(self, wait=True):
         return self.data.count_nans(wait)
 

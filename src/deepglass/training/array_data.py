@@ -71,7 +71,8 @@ class ArrayData:
             raise ValueError("No input data: pass x (a NumPy array, a torch tensor, or a list or dict of them).")
         device = device or config.device()
         self.x = tree.map_structure(lambda a: _place(a, device), x)
-        self.y = None if y is None else tree.map_structure(lambda a: to_device(to_tensor(a, "y"), device), y)
+        host_y = None if y is None else tree.map_structure(lambda a: to_tensor(a, "y"), y)
+        self.y = None if host_y is None else tree.map_structure(lambda a: to_device(a, device), host_y)
         self.sample_weight = None if sample_weight is None else \
             to_device(to_tensor(sample_weight, "sample_weight").to(config.standardize_dtype()), device)
         self.num_samples = self._check_lengths()
@@ -85,6 +86,16 @@ class ArrayData:
         self.shuffle = shuffle
         self.device = device
         self.steps = math.ceil(self.num_samples / batch_size)
+        self._host_labels = self._first_on_host(host_y)
+
+    def _first_on_host(self, host_y):
+        """The first batch of labels that came from the host and now live on an accelerator, as a host copy (a
+        copy, not a view, which would keep the whole host array alive); None otherwise."""
+        leaves = tree.flatten(host_y)
+        if not leaves or torch.device(self.device).type == "cpu" or any(a.device.type != "cpu" for a in leaves):
+            return None
+        count = min(self.batch_size, self.num_samples)
+        return tree.map_structure(lambda a: a[:count].clone(), host_y)
 
     def _check_lengths(self):
         named = [("x", a) for a in tree.flatten(self.x)] + [("y", a) for a in tree.flatten(self.y)] + \
@@ -120,6 +131,12 @@ class ArrayData:
     def first_batch(self):
         """The first batch, for checking shapes and labels before training."""
         return self._take(slice(0, min(self.batch_size, self.num_samples)))
+
+    def first_labels(self):
+        """The first batch's labels, for checking their values before training: from the host where they came from
+        there, since reading them back from an accelerator would wait for everything queued on it (the copy of the
+        data, the first batch's check)."""
+        return self.first_batch()[1] if self._host_labels is None else self._host_labels
 
     def _take(self, index):
         return _take(self.x, index), _take(self.y, index), _take(self.sample_weight, index)

@@ -1,7 +1,7 @@
 """Every input form `fit`, `evaluate` and `predict` take, behind one interface.
 
-An adapter has `steps` (batches per pass, or None when unknown), `first_batch()` (for the checks before
-training), `count_nans()` and `batches(steps=None)`, which yields `(x, y, sample_weight)` on the device.
+An adapter has `steps` (batches per pass, or None when unknown), `first_batch()` and `first_labels()` (for the
+checks before training), `count_nans()` and `batches(steps=None)`, which yields `(x, y, sample_weight)` on the device.
 In-memory arrays and tensors use `ArrayData`; torch `DataLoader`s and `Dataset`s, `PyDataset`s and Python
 generators or iterators use `BatchStream`.
 """
@@ -133,6 +133,10 @@ class BatchStream:
             if self.one_shot:
                 self._stream = itertools.chain([self._peeked], iterator)
         return self._convert(self._peeked)
+
+    def first_labels(self):
+        """The first batch's labels, for checking their values (see `ArrayData.first_labels`)."""
+        return self.first_batch()[1]
 
     def _preview_loader(self):
         """For a DataLoader with worker processes over a map-style dataset: the same dataset read in order in this
