@@ -144,6 +144,7 @@ def test_the_host_copy_of_the_labels_is_the_first_batch_alone():
                       device=torch.device("meta")).first_labels()
     assert first.device.type == "cpu" and first.tolist() == list(range(8))
     assert first.untyped_storage().nbytes() == 8 * first.element_size()  # a copy: the 100 labels are not kept
+    assert ArrayData(np.zeros((100, 3), "float32"), device=torch.device("meta")).first_labels() is None  # predict's
     on_cpu = ArrayData(np.zeros((100, 3), "float32"), labels, batch_size=8)
     assert on_cpu.first_labels().tolist() == on_cpu.first_batch()[1].tolist() == list(range(8))
 

@@ -182,6 +182,10 @@ class ShardedLoader(BatchStream):
     def _iterator(self):
         return enumerate(iter(self.source))  # the batch's place in the pass gives its global size
 
+    def first_labels(self):
+        batch = self._first()[1]
+        return self.first_batch()[1] if isinstance(batch, _EmptyShare) else self._tensors(batch)[1]
+
     def _convert(self, item):
         index, batch = item
         if isinstance(batch, _EmptyShare):

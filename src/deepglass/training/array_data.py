@@ -74,10 +74,12 @@ class ArrayData:
         host_y = None if y is None else tree.map_structure(lambda a: to_tensor(a, "y"), y)
         self.y = None if host_y is None else tree.map_structure(lambda a: to_device(a, device), host_y)
         self.sample_weight = None if sample_weight is None else \
-            to_device(to_tensor(sample_weight, "sample_weight").to(config.standardize_dtype()), device)
+            to_tensor(sample_weight, "sample_weight").to(config.standardize_dtype())
         self.num_samples = self._check_lengths()
-        if class_weight is not None:
-            self.sample_weight = class_weights_to_sample_weights(class_weight, self.y, self.sample_weight)
+        if class_weight is not None:  # from the labels as given: read on the host, they cost no wait for the device
+            self.sample_weight = class_weights_to_sample_weights(class_weight, host_y, self.sample_weight)
+        if self.sample_weight is not None:
+            self.sample_weight = to_device(self.sample_weight, device)
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
         if shuffle not in (True, False, "batch"):
@@ -91,8 +93,8 @@ class ArrayData:
     def _first_on_host(self, host_y):
         """The first batch of labels that came from the host and now live on an accelerator, as a host copy (a
         copy, not a view, which would keep the whole host array alive); None otherwise."""
-        leaves = tree.flatten(host_y)
-        if not leaves or torch.device(self.device).type == "cpu" or any(a.device.type != "cpu" for a in leaves):
+        if host_y is None or torch.device(self.device).type == "cpu" or \
+                any(a.device.type != "cpu" for a in tree.flatten(host_y)):
             return None
         count = min(self.batch_size, self.num_samples)
         return tree.map_structure(lambda a: a[:count].clone(), host_y)
@@ -334,4 +336,4 @@ def class_weights_to_sample_weights(class_weight, y, sample_weight, warn=True):
     if missing and warn:
         warnings.warn(f"class_weight gives no weight for classes {sorted(missing)}; they get weight 1.")
     weights = table[labels]
-    return weights if sample_weight is None else weights * sample_weight
+    return weights if sample_weight is None else weights * sample_weight.to(weights.device)

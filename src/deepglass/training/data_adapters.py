@@ -124,6 +124,14 @@ class BatchStream:
         self._peeked = None
 
     def first_batch(self):
+        return self._convert(self._first())
+
+    def first_labels(self):
+        """The first batch's labels as the source made them (on the host, usually), for checking their values: see
+        `ArrayData.first_labels`."""
+        return self._tensors(self._first())[1]
+
+    def _first(self):
         if self._peeked is None:
             preview = self._preview_loader()
             iterator = iter(preview) if preview is not None else self._iterator()
@@ -132,11 +140,7 @@ class BatchStream:
                 raise ValueError(f"The {self.kind} yielded no batches.")
             if self.one_shot:
                 self._stream = itertools.chain([self._peeked], iterator)
-        return self._convert(self._peeked)
-
-    def first_labels(self):
-        """The first batch's labels, for checking their values (see `ArrayData.first_labels`)."""
-        return self.first_batch()[1]
+        return self._peeked
 
     def _preview_loader(self):
         """For a DataLoader with worker processes over a map-style dataset: the same dataset read in order in this
@@ -149,9 +153,11 @@ class BatchStream:
         return None
 
     def count_nans(self, wait=True):
-        """NaN values in the first batch's inputs (the stream cannot be scanned ahead), counted at once."""
-        x = self.first_batch()[0]
-        return int(sum(torch.isnan(a).sum() for a in tree.flatten(x) if torch.is_tensor(a) and a.is_floating_point()))
+        """NaN values in the first batch's inputs (the stream cannot be scanned ahead); with `wait=False`, on an
+        accelerator a tensor to read later (see `ArrayData.count_nans`)."""
+        floats = [a for a in tree.flatten(self.first_batch()[0]) if torch.is_tensor(a) and a.is_floating_point()]
+        count = sum(torch.isnan(a).sum() for a in floats)
+        return count if not wait and floats and floats[0].device.type != "cpu" else int(count)
 
     def _iterator(self):
         return iter(self.source)
@@ -192,7 +198,9 @@ class BatchStream:
             yield self._convert(batch)
             index += 1
 
-    def _convert(self, batch):
+    def _tensors(self, batch):
+        """`(x, y, sample_weight)` of a batch as the source made it, as tensors where they were (text inputs stay
+        NumPy: see TextArray)."""
         if isinstance(batch, dict) or not isinstance(batch, (tuple, list)):
             x, y, sample_weight = batch, None, None
         elif len(batch) in (1, 2, 3):
@@ -200,13 +208,18 @@ class BatchStream:
         else:
             raise ValueError(f"Each batch from the {self.kind} must be x, (x,), (x, y) or (x, y, sample_weight); "
                              f"got a sequence of {len(batch)} items.")
-        move = lambda a: None if a is None else to_tensor(a, "batch").to(self.device, non_blocking=True)  # noqa: E731
-        x = tree.map_structure(lambda a: a if is_text(a) else move(a), x)  # strings stay NumPy (see TextArray)
-        y = tree.map_structure(move, y)
-        sample_weight = move(sample_weight)
-        if self.class_weight is not None and y is not None:
+        tensor = lambda a: None if a is None else to_tensor(a, "batch")  # noqa: E731
+        x = tree.map_structure(lambda a: a if is_text(a) else tensor(a), x)
+        return x, tree.map_structure(tensor, y), tensor(sample_weight)
+
+    def _convert(self, batch):
+        """A batch on the device, with the class weights in its sample weights."""
+        x, y, sample_weight = self._tensors(batch)
+        if self.class_weight is not None and y is not None:  # before the move: reading host labels costs no wait
             sample_weight = class_weights_to_sample_weights(self.class_weight, y, sample_weight, warn=False)
-        return x, y, sample_weight
+        move = lambda a: None if a is None else a.to(self.device, non_blocking=True)  # noqa: E731
+        x = tree.map_structure(lambda a: a if is_text(a) else move(a), x)
+        return x, tree.map_structure(move, y), move(sample_weight)
 
     def explain(self, error, index, x):
         """A clearer error when batch `index` failed because its shape differs from the first batch's."""
