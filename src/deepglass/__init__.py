@@ -25,6 +25,11 @@ try:
     from deepglass.naming import clear_session
     from deepglass import insight  # noqa: E402  registers the end-of-fit summary with the fit loop
 finally:
+    # They all sit in the youngest generation now, and the first collection after `enable()` would walk them all
+    # (0.1 s). A freeze and an unfreeze move them to the oldest generation without a walk; garbage among them is
+    # freed by the next full collection, like any long-lived object's.
+    _gc.freeze()
+    _gc.unfreeze()
     if _collecting:
         _gc.enable()
     del _collecting
