@@ -2,11 +2,10 @@
 import math
 
 import torch
-from torch.optim import optimizer as torch_optimizer_base
 from torch.optim.adam import adam as functional_adam
 
 from deepglass.optimizers.arguments import check_epsilon, check_number, warn_legacy
-from deepglass.optimizers.optimizer import Optimizer
+from deepglass.optimizers.optimizer import Optimizer, step_hooks_set
 
 
 class _Moments(Optimizer):
@@ -65,7 +64,7 @@ class Adam(_Moments):
         # step (66 us against 46 us for a 3-layer MLP on the CPU). torch's own step runs where the two could differ.
         calls = _functional_adam_calls(self.torch_optimizer)
         if calls is None:
-            self.torch_optimizer.step()
+            super()._torch_update()
             return
         for arguments in calls:
             functional_adam(**arguments)
@@ -78,10 +77,7 @@ def _functional_adam_calls(optimizer):
     """The arguments of torch's functional `adam`, one set per parameter group, as `torch.optim.Adam.step()` passes
     them; None where that step must run itself: the first update (it creates the state), hooks on the optimizer
     (its own or global ones), torch's GradScaler (`grad_scale`, `found_inf`) or a differentiable optimizer."""
-    hooks = (optimizer._optimizer_step_pre_hooks, optimizer._optimizer_step_post_hooks,
-             getattr(torch_optimizer_base, "_global_optimizer_pre_hooks", None),
-             getattr(torch_optimizer_base, "_global_optimizer_post_hooks", None))
-    if any(hooks) or getattr(optimizer, "grad_scale", None) is not None or \
+    if step_hooks_set(optimizer) or getattr(optimizer, "grad_scale", None) is not None or \
             getattr(optimizer, "found_inf", None) is not None:
         return None
     state, calls = optimizer.state, []

@@ -1,11 +1,13 @@
-"""Adam's update through torch's functional `adam` equals `torch.optim.Adam.step()`'s, bit for bit, and gives way to
-that step wherever the two could differ."""
+"""The updates that skip torch's wrappers equal `torch.optim`'s `step()`, bit for bit, and give way to it wherever the
+two could differ: Adam's through torch's functional `adam`, the other `torch.optim` optimizers' through their class's
+own `step` without the wrappers around it."""
 import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 import deepglass
 from deepglass.optimizers import adam as adam_module
+from deepglass.optimizers import optimizer as optimizer_module
 
 
 def train(make_optimizer, shortcut, steps=6):
@@ -73,3 +75,59 @@ def test_torch_step_runs_where_hooks_or_missing_state_need_it():
     finally:
         handle.remove()
     assert seen == ["post", "global"]
+
+
+BARE_STEP_OPTIMIZERS = {
+    "sgd": lambda: deepglass.optimizers.SGD(0.05),
+    "sgd-nesterov": lambda: deepglass.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+    "rmsprop-centered-momentum": lambda: deepglass.optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+    "adagrad": lambda: deepglass.optimizers.Adagrad(0.05),
+    "adadelta": lambda: deepglass.optimizers.Adadelta(1.0),
+    "adamax": lambda: deepglass.optimizers.Adamax(0.01),
+    "nadam": lambda: deepglass.optimizers.Nadam(0.01),
+}
+
+
+@pytest.mark.parametrize("make_optimizer", BARE_STEP_OPTIMIZERS.values(), ids=BARE_STEP_OPTIMIZERS.keys())
+def test_the_bare_step_equals_torch_step_bit_for_bit(make_optimizer, monkeypatch):
+    runs = []
+    real = optimizer_module._bare_step
+    monkeypatch.setattr(optimizer_module, "_bare_step", lambda cls: lambda opt: runs.append(cls) or real(cls)(opt))
+    weights, state = train(make_optimizer, shortcut=True)
+    assert len(runs) == 6 and runs[0].__module__.startswith("torch.optim.")
+    runs.clear()
+    reference_weights, reference_state = train(make_optimizer, shortcut=False)
+    assert not runs
+    for ours, theirs in zip(weights, reference_weights):
+        assert torch.equal(ours, theirs)
+    for ours, theirs in zip(state.values(), reference_state.values()):
+        assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_the_bare_step_gives_way_to_hooks_and_leaves_other_classes_alone():
+    model = deepglass.Sequential([deepglass.layers.Input((3,)), deepglass.layers.Dense(2)])
+    optimizer = deepglass.optimizers.SGD(0.1, momentum=0.9)
+    optimizer.build(model.trainable_weights)
+    seen = []
+
+    def train_step():
+        model(torch.ones(4, 3)).sum().backward()
+        optimizer.step()
+
+    own = optimizer.torch_optimizer.register_step_post_hook(lambda *args: seen.append("own"))
+    train_step()
+    own.remove()
+    shared = register_optimizer_step_pre_hook(lambda *args: seen.append("global"))
+    try:
+        train_step()
+    finally:
+        shared.remove()
+    train_step()
+    assert seen == ["own", "global"]
+    step = optimizer.torch_optimizer.step
+    optimizer.torch_optimizer.step = lambda *args, **kwargs: seen.append("patched") or step(*args, **kwargs)
+    train_step()
+    assert seen == ["own", "global", "patched"]  # a step of the instance's own, as torch's LR schedulers give it
+    lion = deepglass.optimizers.Lion()
+    lion.build(model.trainable_weights)
+    assert optimizer_module._bare_step(type(lion.torch_optimizer)) is None  # deepglass's own torch class
