@@ -29,6 +29,15 @@ def train(make_optimizer, shortcut, steps=6):
     return [w.detach().clone() for w in model.trainable_weights], optimizer.torch_optimizer.state
 
 
+def assert_same_training(ours, reference):
+    """The weights and the torch optimizer's state of two `train` runs are equal, bit for bit."""
+    (weights, state), (reference_weights, reference_state) = ours, reference
+    for mine, theirs in zip(weights, reference_weights):
+        assert torch.equal(mine, theirs)
+    for mine, theirs in zip(state.values(), reference_state.values()):
+        assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+
+
 def excluding_biases():
     optimizer = deepglass.optimizers.AdamW(0.01, weight_decay=0.1)
     optimizer.exclude_from_weight_decay(var_names=["bias"])  # two parameter groups
@@ -42,16 +51,13 @@ def test_the_functional_update_equals_torch_step_bit_for_bit(make_optimizer, mon
     calls = []
     real = adam_module.functional_adam
     monkeypatch.setattr(adam_module, "functional_adam", lambda **kwargs: calls.append(kwargs) or real(**kwargs))
-    weights, state = train(make_optimizer, shortcut=True)
+    shortcut = train(make_optimizer, shortcut=True)
     assert calls  # taken after the first update, which creates the state
     assert len({len(c["params"]) for c in calls}) > 1  # the update without the bias's gradient left it out
     calls.clear()
-    reference_weights, reference_state = train(make_optimizer, shortcut=False)
+    reference = train(make_optimizer, shortcut=False)
     assert not calls
-    for ours, theirs in zip(weights, reference_weights):
-        assert torch.equal(ours, theirs)
-    for ours, theirs in zip(state.values(), reference_state.values()):
-        assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    assert_same_training(shortcut, reference)
 
 
 def test_torch_step_runs_where_hooks_or_missing_state_need_it():
@@ -93,15 +99,12 @@ def test_the_bare_step_equals_torch_step_bit_for_bit(make_optimizer, monkeypatch
     runs = []
     real = optimizer_module._bare_step
     monkeypatch.setattr(optimizer_module, "_bare_step", lambda cls: lambda opt: runs.append(cls) or real(cls)(opt))
-    weights, state = train(make_optimizer, shortcut=True)
+    shortcut = train(make_optimizer, shortcut=True)
     assert len(runs) == 6 and runs[0].__module__.startswith("torch.optim.")
     runs.clear()
-    reference_weights, reference_state = train(make_optimizer, shortcut=False)
+    reference = train(make_optimizer, shortcut=False)
     assert not runs
-    for ours, theirs in zip(weights, reference_weights):
-        assert torch.equal(ours, theirs)
-    for ours, theirs in zip(state.values(), reference_state.values()):
-        assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    assert_same_training(shortcut, reference)
 
 
 def test_the_bare_step_gives_way_to_hooks_and_leaves_other_classes_alone():
