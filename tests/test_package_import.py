@@ -10,6 +10,8 @@ def fresh_python(code):
 def test_the_garbage_collector_is_left_as_it_was():
     assert fresh_python("import gc, deepglass; print(gc.isenabled(), gc.get_freeze_count())") == ["True", "0"]
     assert fresh_python("import gc; gc.disable(); import deepglass; print(gc.isenabled())") == ["False"]
+    frozen = "import gc; kept = [[i] for i in range(1000)]; gc.freeze(); before = gc.get_freeze_count(); "
+    assert fresh_python(frozen + "import deepglass; print(gc.get_freeze_count() > before // 2)") == ["True"]
 
 
 def test_the_import_runs_no_collection_once_torch_is_loaded():

@@ -7,6 +7,7 @@ import gc as _gc
 # The import makes tens of thousands of long-lived objects (torch's operators, deepglass's classes), and the cyclic
 # garbage collector would walk them all several times over while it runs, freeing nothing: it waits until the end.
 _collecting = _gc.isenabled()
+_frozen_before = _gc.get_freeze_count()
 _gc.disable()
 try:
     from deepglass import activations, callbacks, config, constraints, datasets, initializers, layers, losses, metrics
@@ -27,12 +28,14 @@ try:
 finally:
     # They all sit in the youngest generation now, and the first collection after `enable()` would walk them all
     # (0.1 s). A freeze and an unfreeze move them to the oldest generation without a walk; garbage among them is
-    # freed by the next full collection, like any long-lived object's.
-    _gc.freeze()
-    _gc.unfreeze()
+    # freed by the next full collection, like any long-lived object's. Not where objects were frozen before the
+    # import (before a fork, say): the unfreeze would let those go too.
+    if not _frozen_before:
+        _gc.freeze()
+        _gc.unfreeze()
     if _collecting:
         _gc.enable()
-    del _collecting
+    del _collecting, _frozen_before
 
 __version__ = "0.1.0"
 __all__ = ["Initializer", "Input", "InputSpec", "KerasTensor", "Layer", "Loss", "Metric", "Model", "Optimizer",
