@@ -1,6 +1,9 @@
 """The updates that skip torch's wrappers equal `torch.optim`'s `step()`, bit for bit, and give way to it wherever the
 two could differ: Adam's through torch's functional `adam`, the other `torch.optim` optimizers' through their class's
 own `step` without the wrappers around it."""
+import functools
+
+import numpy as np
 import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
@@ -98,16 +101,16 @@ BARE_STEP_OPTIMIZERS = {
 def test_the_bare_step_equals_torch_step_bit_for_bit(make_optimizer, monkeypatch):
     runs = []
     real = optimizer_module._bare_step
-    monkeypatch.setattr(optimizer_module, "_bare_step", lambda cls: lambda opt: runs.append(cls) or real(cls)(opt))
+    monkeypatch.setattr(optimizer_module, "_bare_step", lambda step: lambda opt: runs.append(step) or real(step)(opt))
     shortcut = train(make_optimizer, shortcut=True)
-    assert len(runs) == 6 and runs[0].__module__.startswith("torch.optim.")
+    assert len(runs) == 6 and real(runs[0]) is not None
     runs.clear()
     reference = train(make_optimizer, shortcut=False)
     assert not runs
     assert_same_training(shortcut, reference)
 
 
-def test_the_bare_step_gives_way_to_hooks_and_leaves_other_classes_alone():
+def test_the_bare_step_gives_way_to_hooks_and_takes_off_only_torch_s_wrappers():
     model = deepglass.Sequential([deepglass.layers.Input((3,)), deepglass.layers.Dense(2)])
     optimizer = deepglass.optimizers.SGD(0.1, momentum=0.9)
     optimizer.build(model.trainable_weights)
@@ -133,4 +136,22 @@ def test_the_bare_step_gives_way_to_hooks_and_leaves_other_classes_alone():
     assert seen == ["own", "global", "patched"]  # a step of the instance's own, as torch's LR schedulers give it
     lion = deepglass.optimizers.Lion()
     lion.build(model.trainable_weights)
-    assert optimizer_module._bare_step(type(lion.torch_optimizer)) is None  # deepglass's own torch class
+    lion_step = type(lion.torch_optimizer).step  # torch's wrapper over the class's own `@torch.no_grad()` step
+    assert optimizer_module._bare_step(lion_step) is lion_step.__wrapped__  # only torch's wrapper comes off
+
+
+def test_a_step_wrapped_over_torch_s_own_wrappers_still_runs(monkeypatch):
+    calls = []
+    torch_step = torch.optim.SGD.step
+
+    @functools.wraps(torch_step)
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return torch_step(*args, **kwargs)
+
+    model = deepglass.Sequential([deepglass.layers.Input((3,)), deepglass.layers.Dense(2)])
+    model.compile(deepglass.optimizers.SGD(0.1), "mse")
+    model.fit(np.ones((8, 3)), np.ones((8, 2)), batch_size=4, verbose=0)  # the bare step is taken before the patch
+    monkeypatch.setattr(torch.optim.SGD, "step", counted)
+    model.fit(np.ones((8, 3)), np.ones((8, 2)), batch_size=4, verbose=0)
+    assert len(calls) == 2

@@ -42,12 +42,20 @@ def _fused_runs(torch_class, device_type):
 _IGNORED_CONFIG_KEYS = ("jit_compile", "is_legacy_optimizer")
 
 
+# The code of the two wrappers torch puts around an optimizer's `step`: the profiler scope and hook loops
+# (`profile_hook_step`), and the grad-mode switch (`_use_grad_for_differentiable`).
+_TORCH_STEP_WRAPPERS = {torch.optim.Optimizer.profile_hook_step(lambda self: None).__code__,
+                        torch_optimizer_base._use_grad_for_differentiable(lambda self: None).__code__}
+
+
 @functools.cache
-def _bare_step(torch_class):
-    """`torch_class.step` as its class wrote it, for `torch.optim`'s own classes, whose only wrappers
-    (`profile_hook_step`, `_use_grad_for_differentiable`) keep it as `__wrapped__`; None for other classes, whose
-    decorators may do more."""
-    return inspect.unwrap(torch_class.step) if torch_class.__module__.startswith("torch.optim.") else None
+def _bare_step(step):
+    """`step` (a class's, as it is now) with torch's own wrappers taken off, or None where nothing of torch's wraps
+    it (a class of another library, or a step someone else wrapped over torch's): then `step()` runs as it is."""
+    bare = step
+    while getattr(bare, "__code__", None) in _TORCH_STEP_WRAPPERS:
+        bare = bare.__wrapped__
+    return None if bare is step else bare
 
 
 def step_hooks_set(optimizer):
@@ -383,12 +391,12 @@ class Optimizer(Configurable):
 
     def _torch_update(self):
         """The torch optimizer's update of the parameters that have gradients (Adam calls torch's functional form
-        of it directly). A `torch.optim` class's own `step` runs without the wrappers torch puts around it: a
+        of it directly). The torch optimizer class's own `step` runs without the wrappers torch puts around it: a
         profiler scope, the loops over step hooks and a switch of grad mode (off already: see `step`), which take
         40 us a call on the CPU, a tenth of a small MLP's training step. `step()` runs where a hook is set or
         the instance has a `step` of its own (as torch's learning-rate schedulers give it)."""
         optimizer = self.torch_optimizer
-        bare = _bare_step(type(optimizer))
+        bare = _bare_step(type(optimizer).step)
         if bare is None or step_hooks_set(optimizer) or "step" in optimizer.__dict__ or \
                 optimizer.defaults.get("differentiable"):
             optimizer.step()
