@@ -139,3 +139,17 @@ def test_predict_reads_the_device_only_for_its_results():
     model = cnn()
     stack = first_read(lambda: model.predict(data(model)[0], batch_size=BATCH, verbose=0))
     assert stack[-2:] == ["predict", "_numpy"] or stack[-3:-1] == ["predict", "<listcomp>"], stack
+
+
+def test_a_loss_of_the_user_checks_labels_on_the_predictions_device():
+    seen = []
+
+    class Checked(deepglass.losses.MeanSquaredError):
+        def validate_targets(self, y_true, y_pred):
+            seen.append((y_true.device.type, y_pred.device.type))
+
+    model = mlp()
+    model.compile(optimizer="adam", loss=Checked())
+    x, y = data(model)
+    first_read(lambda: model.fit(x, np.eye(10, dtype="float32")[y], batch_size=BATCH, verbose=0))
+    assert seen == [("meta", "meta")]  # deepglass's own checks read the host's copy; this one gets what it used to

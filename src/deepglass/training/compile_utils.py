@@ -55,11 +55,15 @@ class CompiledLoss:
             total = total + weight * value
         return total, parts
 
-    def validate_targets(self, y_true, y_pred):
-        pairs = [(y_true, y_pred)] if not self.multi else list(zip(y_true, y_pred))
-        for fn, (truth, pred) in zip(self.losses, pairs):
+    def validate_targets(self, y_true, y_pred, host_y_true=None):
+        """Each loss's check of the first batch's labels. `host_y_true`, the same labels on the host, goes to
+        deepglass's own checks, which read labels where they are (a read from an accelerator would wait for it);
+        other checks get `y_true`, on the predictions' device."""
+        host_y_true = y_true if host_y_true is None else host_y_true
+        triples = [(y_true, host_y_true, y_pred)] if not self.multi else list(zip(y_true, host_y_true, y_pred))
+        for fn, (truth, host_truth, pred) in zip(self.losses, triples):
             if fn is not None and hasattr(fn, "validate_targets"):
-                fn.validate_targets(truth, pred)
+                fn.validate_targets(host_truth if losses_module.checks_labels_where_they_are(fn) else truth, pred)
 
 
 class CompiledMetrics:

@@ -341,7 +341,7 @@ class Trainer(LegacyTrainingMethods):
         if y_first is not None:
             y_first = self._targets(y_first)
             y_pred = _broadcast_samples(y_pred, _sample_count(x_few), _sample_count(y_first))
-            self._compiled_loss.validate_targets(self._targets(data.first_labels()), y_pred)
+            self._compiled_loss.validate_targets(y_first, y_pred, self._targets(data.first_labels()))
             if not self._compiled_metrics.built:
                 self._compiled_metrics.build(y_first, y_pred)
         if not self._prepared:
