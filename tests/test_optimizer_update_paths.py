@@ -155,3 +155,52 @@ def test_a_step_wrapped_over_torch_s_own_wrappers_still_runs(monkeypatch):
     monkeypatch.setattr(torch.optim.SGD, "step", counted)
     model.fit(np.ones((8, 3)), np.ones((8, 2)), batch_size=4, verbose=0)
     assert len(calls) == 2
+
+
+FOLLOWING_OPTIMIZERS = {
+    "adamw": lambda: deepglass.optimizers.AdamW(0.01, weight_decay=0.1),
+    "sgd-momentum-ema-accumulation": lambda: deepglass.optimizers.SGD(
+        0.05, momentum=0.9, use_ema=True, gradient_accumulation_steps=2),
+    "rmsprop-schedule": lambda: deepglass.optimizers.RMSprop(
+        deepglass.optimizers.schedules.ExponentialDecay(0.01, 2, 0.5)),
+}
+
+
+@pytest.mark.parametrize("make_optimizer", FOLLOWING_OPTIMIZERS.values(), ids=FOLLOWING_OPTIMIZERS.keys())
+def test_an_optimizer_built_again_for_moved_weights_goes_on_as_before(make_optimizer):
+    def run(move_halfway):
+        torch.manual_seed(0)
+        model = deepglass.Sequential([deepglass.layers.Input((5,)), deepglass.layers.Dense(4), deepglass.layers.Dense(2)])
+        optimizer = make_optimizer()
+        optimizer.build(model._named_trainable_weights())
+        for step in range(6):
+            if step == 3 and move_halfway:  # as if the weights had been built elsewhere and then moved here
+                optimizer._devices, before = {torch.device("meta")}, optimizer.torch_optimizer
+                optimizer.follow_weights()
+                assert optimizer.torch_optimizer is not before
+            optimizer.zero_grad()
+            model(torch.randn(8, 5)).square().mean().backward()
+            optimizer.step()
+        return [w.detach().clone() for w in model.trainable_weights], optimizer.torch_optimizer.state, optimizer
+
+    moved, unmoved = run(True), run(False)
+    assert moved[2].iterations == unmoved[2].iterations > 0
+    assert_same_training(moved[:2], unmoved[:2])
+    if moved[2]._ema is not None:
+        assert all(torch.equal(a, b) for a, b in zip(moved[2]._ema, unmoved[2]._ema))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_a_model_trained_on_the_cpu_goes_on_training_on_the_gpu():
+    model = deepglass.Sequential([deepglass.layers.Input((5,)), deepglass.layers.Dense(2)])
+    model.compile(deepglass.optimizers.AdamW(0.01), "mse")
+    x, y = np.ones((8, 5), "float32"), np.zeros((8, 2), "float32")
+    deepglass.config.set_device("cpu")
+    try:
+        model.fit(x, y, batch_size=4, verbose=0)
+    finally:
+        deepglass.config.set_device(None)
+    model.fit(x, y, batch_size=4, verbose=0)
+    state = model.optimizer.torch_optimizer.state
+    assert {t.device.type for s in state.values() for k, t in s.items() if k != "step"} == {"cuda"}
+    assert model.optimizer.iterations == 4

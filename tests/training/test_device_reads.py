@@ -153,3 +153,4 @@ def test_a_loss_of_the_user_checks_labels_on_the_predictions_device():
     x, y = data(model)
     first_read(lambda: model.fit(x, np.eye(10, dtype="float32")[y], batch_size=BATCH, verbose=0))
     assert seen == [("meta", "meta")]  # deepglass's own checks read the host's copy; this one gets what it used to
+

@@ -119,6 +119,12 @@ class LossScaleOptimizer(Optimizer):
             state, self._pending_state = self._pending_state, None
             self.load_state_dict(state)
 
+    def follow_weights(self):
+        """The inner optimizer's `follow_weights`, then the scale and its counters to the weights' device."""
+        self.inner_optimizer.follow_weights()
+        if self.built:
+            self.build(self._params)
+
     # ----- the step -----
 
     def scale_loss(self, loss):

@@ -26,6 +26,10 @@ except ImportError:  # older torch: the devices its foreach kernels have always 
 _FUSED_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 
 
+def _devices_of(params):
+    return {p.device for p in params}
+
+
 @functools.cache
 def _fused_runs(torch_class, device_type):
     """Whether torch's `torch_class(fused=True)` steps on `device_type` in this build: one step on one number, once
@@ -249,6 +253,7 @@ class Optimizer(Configurable):
                              "(`model.trainable_weights`) after the model is built, with at least one trainable layer.")
         rate = self._applied_rate(self._iterations)
         self._params, self._names = params, names
+        self._devices = _devices_of(params)
         self.kernel = self._choose_kernel(params)
         flags = {"fused": {"fused": True}, "foreach": {"foreach": True}}.get(self.kernel, {})
         self.torch_optimizer = self.torch_class(self._param_groups(params), lr=rate, **self._torch_arguments(),
@@ -265,6 +270,17 @@ class Optimizer(Configurable):
     def built(self):
         """Whether `build` has created the torch optimizer."""
         return self.torch_optimizer is not None
+
+    def follow_weights(self):
+        """After the weights moved to another device (`model.to(...)`, or a fit on another device), build the torch
+        optimizer again there, with the state it had: torch's optimizers leave their state where it was made, and the
+        kernel chosen for the old device may not run on the new one. Does nothing while the weights stay put."""
+        if not self.built or self._devices == _devices_of(self._params):
+            return
+        state = self.state_dict()
+        self.torch_optimizer = None  # so that `build` builds again on the same weights, keeping the step count
+        self.build([(self._names[id(p)], p) if id(p) in self._names else p for p in self._params])
+        self.load_state_dict(state)
 
     def _choose_kernel(self, params):
         if self.fused_torch_class and all(p.dtype in _FUSED_DTYPES and _fused_runs(self.fused_torch_class,

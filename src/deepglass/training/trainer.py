@@ -348,6 +348,8 @@ class Trainer(LegacyTrainingMethods):
             self.optimizer.build(self._named_trainable_weights())
             self._collect_step_extras()
             self._prepared = True
+        else:
+            self.optimizer.follow_weights()  # the model may have moved since it was built
 
     def _warn_about_nans(self, nans):
         """Warn when `count_nans` found NaN values in x (an int, or a tensor to read now)."""
