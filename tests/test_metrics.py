@@ -317,3 +317,15 @@ def test_the_running_loss_keeps_no_graph_of_the_losses_it_adds():
     tracker.update(weight * 3.0, batch_size=4)  # a training step's loss, which carries its graph
     tracker.update(torch.tensor(1.0), batch_size=4)  # an evaluation's, which carries none
     assert not tracker.total.requires_grad and float(tracker.result()) == 3.5
+
+
+def test_the_running_loss_starts_each_epoch_on_the_device_of_its_losses():
+    from deepglass.training.compile_utils import LossTracker
+    tracker = LossTracker("loss")
+    tracker.update(torch.tensor(2.0), batch_size=4)
+    tracker.reset_state()  # a later fit on another device ("meta" here: shapes without values)
+    tracker.update(torch.tensor(1.0, device="meta"), batch_size=4)
+    assert tracker.total.device.type == "meta"
+    tracker.reset_state()
+    tracker.update(torch.tensor(3.0), batch_size=2)
+    assert float(tracker.result()) == 3.0

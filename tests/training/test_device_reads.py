@@ -132,13 +132,13 @@ def test_evaluate_reads_the_device_only_for_its_results(source):
         torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=BATCH),)
     stack = first_read(lambda: model.evaluate(*arguments, batch_size=BATCH if source == "arrays" else None,
                                               verbose=0))
-    assert stack[-3:-1] == ["_run_evaluation", "_read_logs"], stack
+    assert stack[stack.index("_run_evaluation") + 1] == "_read_logs", stack
 
 
 def test_predict_reads_the_device_only_for_its_results():
     model = cnn()
     stack = first_read(lambda: model.predict(data(model)[0], batch_size=BATCH, verbose=0))
-    assert stack[-2:] == ["predict", "_numpy"] or stack[-3:-1] == ["predict", "<listcomp>"], stack
+    assert stack[-1] == "_numpy" and "predict" in stack, stack  # (a list comprehension between them before 3.12)
 
 
 def test_a_loss_of_the_user_checks_labels_on_the_predictions_device():

@@ -157,10 +157,9 @@ class LossTracker:
         return self.total / self.count
 
     def reset_state(self):
+        # Made again at the next update, on its value's device: the model may train on another one now.
+        self.total = self.count = None
         self._pending = 0
-        if self.total is not None:
-            self.total.zero_()
-            self.count.zero_()
 
 
 def flatten_targets(y, output_count, output_names):
