@@ -183,8 +183,8 @@ class ShardedLoader(BatchStream):
         return enumerate(iter(self.source))  # the batch's place in the pass gives its global size
 
     def first_labels(self):
-        batch = self._first()[1]
-        return self.first_batch()[1] if isinstance(batch, _EmptyShare) else self._tensors(batch)[1]
+        batch = self._first()[1]  # after its index
+        return None if isinstance(batch, _EmptyShare) else self._tensors(batch)[1]  # an empty share has none
 
     def _convert(self, item):
         index, batch = item
