@@ -946,10 +946,6 @@ class Tversky(_Builtin):
 # Look-up by name, serialization
 # ----------------------------------------------------------------------------------------------------------------
 
-_CLASSES = (Loss, LossFunctionWrapper, MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
-            MeanSquaredLogarithmicError, CosineSimilarity, Huber, LogCosh, Hinge, SquaredHinge, CategoricalHinge,
-            KLDivergence, Poisson, BinaryCrossentropy, BinaryFocalCrossentropy, CategoricalCrossentropy,
-            CategoricalFocalCrossentropy, SparseCategoricalCrossentropy, Dice, Tversky)
 def checks_labels_where_they_are(loss):
     """Whether `loss.validate_targets` is one of deepglass's own label checks, which read the labels on whatever
     device they are (so the host's copy serves, with no wait for an accelerator). A check of the user's gets the labels
@@ -958,6 +954,10 @@ def checks_labels_where_they_are(loss):
     return isinstance(loss, LossFunctionWrapper) and own_check and loss.fn in _FUNCTIONS
 
 
+_CLASSES = (Loss, LossFunctionWrapper, MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
+            MeanSquaredLogarithmicError, CosineSimilarity, Huber, LogCosh, Hinge, SquaredHinge, CategoricalHinge,
+            KLDivergence, Poisson, BinaryCrossentropy, BinaryFocalCrossentropy, CategoricalCrossentropy,
+            CategoricalFocalCrossentropy, SparseCategoricalCrossentropy, Dice, Tversky)
 _FUNCTIONS = (mean_squared_error, mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error,
               cosine_similarity, huber, log_cosh, hinge, squared_hinge, categorical_hinge, kl_divergence, poisson,
               binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy, categorical_focal_crossentropy,
