@@ -37,6 +37,17 @@ def to_tensor(value, what):
     return torch.from_numpy(np.ascontiguousarray(array).astype(np.int64, copy=False))
 
 
+def count_nans(x, wait=True):
+    """The number of NaN values in the floating tensors of `x`. On the CPU a tensor whose sum is finite holds no NaN:
+    that one pass costs 1/50 of counting, and fit pays it on every call; only the others are counted. With
+    `wait=False`, tensors on an accelerator are counted there and the count is a tensor, which the caller reads when
+    it waits for the device anyway (reading it now would wait at once)."""
+    floats = [a for a in tree.flatten(x) if torch.is_tensor(a) and a.is_floating_point()]
+    if not wait and floats and floats[0].device.type != "cpu":
+        return sum(torch.isnan(a).sum() for a in floats)
+    return int(sum(torch.isnan(a).sum() for a in floats if not bool(torch.isfinite(a.sum()))))
+
+
 def split_validation(arrays, fraction):
     """Keras's `validation_split`: the last `fraction` of the samples, taken before any shuffling."""
     if not 0 < fraction < 1:
@@ -113,14 +124,8 @@ class ArrayData:
         return count
 
     def count_nans(self, wait=True):
-        """The number of NaN values in the in-memory part of x (before training). On the CPU an array whose sum is
-        finite holds no NaN: that one pass costs 1/50 of counting, and fit pays it on every call; only the others
-        are counted. With `wait=False`, arrays on an accelerator are counted there and the count is a tensor, which
-        the caller reads when it waits for the device anyway (reading it now would wait at once)."""
-        floats = [a for a in tree.flatten(self.x) if torch.is_tensor(a) and a.is_floating_point()]
-        if not wait and floats and floats[0].device.type != "cpu":
-            return sum(torch.isnan(a).sum() for a in floats)
-        return int(sum(torch.isnan(a).sum() for a in floats if not bool(torch.isfinite(a.sum()))))
+        """The number of NaN values in the in-memory part of x (before training): see `count_nans`."""
+        return count_nans(self.x, wait)
 
     @property
     def streamed(self):

@@ -14,7 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from deepglass.training.array_data import ArrayData, class_weights_to_sample_weights, is_text, to_tensor
+from deepglass.training.array_data import (
+    ArrayData, class_weights_to_sample_weights, count_nans, is_text, to_tensor,
+)
 from deepglass.utils import tree
 from deepglass.utils.py_dataset import PyDataset
 
@@ -153,11 +155,8 @@ class BatchStream:
         return None
 
     def count_nans(self, wait=True):
-        """NaN values in the first batch's inputs (the stream cannot be scanned ahead); with `wait=False`, on an
-        accelerator a tensor to read later (see `ArrayData.count_nans`)."""
-        floats = [a for a in tree.flatten(self.first_batch()[0]) if torch.is_tensor(a) and a.is_floating_point()]
-        count = sum(torch.isnan(a).sum() for a in floats)
-        return count if not wait and floats and floats[0].device.type != "cpu" else int(count)
+        """NaN values in the first batch's inputs (the stream cannot be scanned ahead): see `count_nans`."""
+        return count_nans(self.first_batch()[0], wait)
 
     def _iterator(self):
         return iter(self.source)
