@@ -41,6 +41,15 @@ def assert_same_training(ours, reference):
         assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
 
 
+def assert_torch_step_trains_the_same(make_optimizer, shortcut, taken):
+    """`shortcut`, a `train` run whose shortcut recorded each use in `taken`, equals a run through torch's own
+    `step()`, which takes the shortcut not once."""
+    taken.clear()
+    reference = train(make_optimizer, shortcut=False)
+    assert not taken
+    assert_same_training(shortcut, reference)
+
+
 def excluding_biases():
     optimizer = deepglass.optimizers.AdamW(0.01, weight_decay=0.1)
     optimizer.exclude_from_weight_decay(var_names=["bias"])  # two parameter groups
@@ -57,10 +66,7 @@ def test_the_functional_update_equals_torch_step_bit_for_bit(make_optimizer, mon
     shortcut = train(make_optimizer, shortcut=True)
     assert calls  # taken after the first update, which creates the state
     assert len({len(c["params"]) for c in calls}) > 1  # the update without the bias's gradient left it out
-    calls.clear()
-    reference = train(make_optimizer, shortcut=False)
-    assert not calls
-    assert_same_training(shortcut, reference)
+    assert_torch_step_trains_the_same(make_optimizer, shortcut, calls)
 
 
 def test_torch_step_runs_where_hooks_or_missing_state_need_it():
@@ -104,10 +110,7 @@ def test_the_bare_step_equals_torch_step_bit_for_bit(make_optimizer, monkeypatch
     monkeypatch.setattr(optimizer_module, "_bare_step", lambda step: lambda opt: runs.append(step) or real(step)(opt))
     shortcut = train(make_optimizer, shortcut=True)
     assert len(runs) == 6 and real(runs[0]) is not None
-    runs.clear()
-    reference = train(make_optimizer, shortcut=False)
-    assert not runs
-    assert_same_training(shortcut, reference)
+    assert_torch_step_trains_the_same(make_optimizer, shortcut, runs)
 
 
 def test_the_bare_step_gives_way_to_hooks_and_takes_off_only_torch_s_wrappers():
