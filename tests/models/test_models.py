@@ -69,6 +69,21 @@ def test_sequential_wraps_plain_torch_modules():
     assert model.output_shape == (None, 2) and model.count_params() == 10
 
 
+def test_train_and_eval_switch_every_module_as_torch_does():
+    class Switching(torch.nn.Linear):  # a torch module that does something of its own when switched
+        def train(self, mode=True):
+            self.switched_to = mode
+            return super().train(mode)
+    inner = Switching(4, 4)
+    model = deepglass.Sequential([deepglass.Input((4,)), inner, layers.Dropout(0.5), layers.Dense(2)])
+    assert model.eval() is model and inner.switched_to is False
+    assert not any(module.training for module in model.modules())
+    assert model.train() is model and inner.switched_to is True
+    assert all(module.training for module in model.modules())
+    with pytest.raises(ValueError, match="expected to be boolean; got 'yes'"):
+        model.train("yes")
+
+
 def test_shared_layer_is_called_twice_with_one_set_of_weights():
     shared = layers.Dense(3, name="shared")
     left, right = deepglass.Input((4,)), deepglass.Input((4,))
