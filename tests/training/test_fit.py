@@ -221,6 +221,65 @@ def test_fit_leaves_the_model_in_inference_mode():
     assert not model.training and not any(m.training for m in model.modules())
 
 
+def frozen_first_layer():
+    model = small_model()
+    model.layers[0].trainable = False
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_a_layer_unfrozen_without_compiling_again_trains_from_the_next_fit():
+    x, y = data()
+    model = frozen_first_layer()
+    model.fit(x, y, epochs=1, verbose=0)
+    model.layers[0].trainable = True
+    kernel = model.layers[0].kernel.detach().clone()
+    with pytest.warns(UserWarning, match=r"built without: dense(_\d+)?/kernel, dense(_\d+)?/bias .*from step 0"):
+        model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    assert not torch.equal(kernel, model.layers[0].kernel.detach())
+    assert model.optimizer.iterations == 3  # started afresh: this fit's three steps
+
+
+def test_a_layer_unfrozen_by_a_callback_trains_from_the_next_epoch():
+    class Unfreeze(deepglass.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                self.model.layers[0].trainable = True
+                self.kernel = self.model.layers[0].kernel.detach().clone()
+
+    x, y = data()
+    model, unfreeze = frozen_first_layer(), Unfreeze()
+    with pytest.warns(UserWarning, match="built without"):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[unfreeze])
+    assert not torch.equal(unfreeze.kernel, model.layers[0].kernel.detach())
+
+
+def test_weights_replaced_by_new_tensors_train():
+    x, y = data()
+    model = small_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.load_state_dict({k: v.clone() for k, v in model.state_dict().items()}, assign=True)
+    kernel = model.layers[1].kernel.detach().clone()
+    with pytest.warns(UserWarning, match="built without"):
+        model.fit(x, y, epochs=1, verbose=0)
+    assert not torch.equal(kernel, model.layers[1].kernel.detach())
+
+
+def test_freezing_a_layer_keeps_the_optimizer_and_its_state(recwarn):
+    x, y = data()
+    model = small_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    torch_optimizer, steps = model.optimizer.torch_optimizer, model.optimizer.iterations
+    model.layers[0].trainable = False
+    kernel = model.layers[0].kernel.detach().clone()
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.optimizer.torch_optimizer is torch_optimizer and model.optimizer.iterations == 2 * steps
+    assert torch.equal(kernel, model.layers[0].kernel.detach())
+    assert not [w for w in recwarn if "built without" in str(w.message)]
+
+
 def test_stop_training_from_a_callback():
     class StopAfterTwoBatches(deepglass.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):

@@ -282,6 +282,12 @@ class Optimizer(Configurable):
         self.build([(self._names[id(p)], p) if id(p) in self._names else p for p in self._params])
         self.load_state_dict(state)
 
+    def untracked(self, params):
+        """The names of the weights among `params` (`(name, tensor)` pairs) that this optimizer does not update:
+        those made trainable, or put in place of its own tensors, since it was built."""
+        known = {id(p) for p in self._params}
+        return [name for name, p in params if id(p) not in known]
+
     def _choose_kernel(self, params):
         if self.fused_torch_class and all(p.dtype in _FUSED_DTYPES and _fused_runs(self.fused_torch_class,
                                                                                    p.device.type) for p in params):

@@ -208,6 +208,7 @@ class Trainer(LegacyTrainingMethods):
             self._epoch = epoch
             self._begin_epoch(resuming)
             callback_list.on_epoch_begin(epoch)
+            self._follow_trainable_weights()
             self._train_epoch(train, callback_list, steps_per_epoch, resuming)
             logs = self._read_logs()
             if self._loss_watch is not None:
@@ -221,6 +222,26 @@ class Trainer(LegacyTrainingMethods):
         self.optimizer.finalize_variable_values()  # moving averages into the weights, when use_ema is set
         callback_list.on_train_end(logs)
         return self.history
+
+    def _follow_trainable_weights(self):
+        """Build the optimizer again, before an epoch, when a trainable weight is one it does not update: a layer
+        made trainable since it was built (without compiling again), or a weight replaced by a new tensor
+        (`load_state_dict(..., assign=True)`). A torch optimizer steps only the tensors it was given, so such a weight
+        would silently stay as it is; Keras raises an error there. (Not when several processes train: their
+        gradient averaging covers the weights that trained when it was set up.)"""
+        if self._distributed is not None:
+            return
+        named = self._named_trainable_weights()
+        untracked = self.optimizer.untracked(named)
+        if not untracked:
+            return
+        listed = ", ".join(untracked[:3]) + (f" and {len(untracked) - 3} more" if len(untracked) > 3 else "")
+        warnings.warn(f"Trainable weights that the optimizer was built without: {listed} (a layer made trainable, or "
+                      "a weight replaced, since compile()). The optimizer is built again on all the trainable "
+                      "weights and starts afresh from step 0, as after compile(); to choose its settings for this "
+                      "phase (a lower learning rate for fine-tuning, say), compile again with a new optimizer.",
+                      stacklevel=4)
+        self.optimizer.build(named)
 
     def _begin_epoch(self, resume):
         """Reset the metrics and, when resuming, put back the random state the epoch began with."""
