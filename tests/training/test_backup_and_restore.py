@@ -59,6 +59,27 @@ def test_resume_with_a_shuffling_dataloader_mid_epoch(tmp_path):
         np.testing.assert_array_equal(mine, theirs)
 
 
+def test_resume_after_a_callback_unfroze_a_layer_trains_as_without_the_interruption(tmp_path, recwarn):
+    class Unfreeze(Callback):  # fine-tuning from the second epoch on
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch >= 1:
+                self.model.layers[0].trainable = True
+
+    def frozen_base():
+        model = make_model()
+        model.layers[0].trainable = False
+        return model
+    expected = frozen_base()
+    fit(expected, [Unfreeze()])
+    interrupted = frozen_base()
+    with pytest.raises(KeyboardInterrupt):
+        fit(interrupted, [BackupAndRestore(tmp_path, 2), Unfreeze(), Interrupt(11)])  # in the second epoch
+    resumed = frozen_base()  # its optimizer is built without the base's weights, which the backup's covers
+    fit(resumed, [BackupAndRestore(tmp_path, 2), Unfreeze()])
+    for mine, theirs in zip(resumed.get_weights(), expected.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
 def test_a_generator_resumes_at_the_start_of_the_interrupted_epoch(tmp_path):
     x, y = data()
 

@@ -118,6 +118,8 @@ class BackupAndRestore(Callback):
             "weights": [t.detach().cpu() for t in model.state_dict().values()],
             "weight_names": list(model.state_dict()),
             "optimizer": model.optimizer.state_dict(),
+            # Which weights (positions as above) the optimizer updates: layers unfrozen during training change them.
+            "optimizer_weights": _positions(model.optimizer.updated_weights, model),
             **own,
         }
         if others is not None:
@@ -162,6 +164,7 @@ class BackupAndRestore(Callback):
         with torch.no_grad():
             for (_, tensor), saved in zip(mine, state["weights"]):
                 tensor.copy_(saved)
+        _build_on_saved_weights(model, state.get("optimizer_weights"))
         model.optimizer.load_state_dict(state["optimizer"])
         own = _own_states(state, self._path)
         point = ResumePoint(epoch=int(state["epoch"]), step=int(state["step"]), rng=own["rng"],
@@ -169,6 +172,24 @@ class BackupAndRestore(Callback):
         if point.step:
             restore_metric_state(model, point.metric_values)  # checks now that the metrics match, before training
         model._resume_point = point
+
+
+def _positions(tensors, model):
+    """The positions of `tensors` among the model's `state_dict()` entries."""
+    index = {id(t): i for i, t in enumerate(model.state_dict(keep_vars=True).values())}
+    return [index[id(t)] for t in tensors if id(t) in index]
+
+
+def _build_on_saved_weights(model, positions):
+    """Build the optimizer on the weights it updated when the backup was written, where those differ from the ones
+    it is built on now (a callback unfroze a layer during the interrupted run), so that its saved state fits."""
+    if positions is None:  # a backup from before the positions were written
+        return
+    tensors = list(model.state_dict(keep_vars=True).values())
+    wanted = [tensors[i] for i in positions]
+    if [id(t) for t in wanted] != [id(t) for t in model.optimizer.updated_weights]:
+        names = {id(t): name for name, t in model._named_parameters()}
+        model.optimizer.build([(names.get(id(t), f"weight_{i}"), t) for i, t in zip(positions, wanted)])
 
 
 def _own_states(state, path):

@@ -6,10 +6,10 @@ import warnings
 import torch.nn.functional as F
 
 from deepglass.layers.convolutional import (
-    BaseConv, _keras1_positional, _user_stacklevel, check_rank, layout, spatial_shape, standardize_padding,
-    store_kernel,
+    BaseConv, _keras1_positional, check_rank, layout, spatial_shape, standardize_padding, store_kernel,
 )
 from deepglass.layers.input_spec import _describe
+from deepglass.user_frames import user_stacklevel
 
 _CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 _warned_names = set()
@@ -220,7 +220,7 @@ def _warn_renamed(old, new):
     if old not in _warned_names:
         _warned_names.add(old)
         warnings.warn(f"{old} is the Keras 1/2 name of {new}; use {new} instead.", DeprecationWarning,
-                      stacklevel=_user_stacklevel())
+                      stacklevel=user_stacklevel())
 
 
 class Deconvolution2D(Conv2DTranspose):

@@ -3,7 +3,6 @@
 Helpers shared with the pooling layers (argument checks, Keras's "same" padding, input-shape messages) live here too.
 """
 import numbers
-import sys
 import warnings
 
 import torch
@@ -15,6 +14,7 @@ from deepglass.layers.input_spec import InputSpec, _describe
 from deepglass.layers.layer import Layer
 from deepglass.layers.legacy import rename_legacy_kwargs
 from deepglass.layers.padded_convolution import convolve_padded
+from deepglass.user_frames import user_stacklevel
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _SPATIAL_AXES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
@@ -63,17 +63,8 @@ def rename_legacy(owner, kwargs, table):
         warnings.simplefilter("always")
         renamed = rename_legacy_kwargs(owner, kwargs, table)
     for warning in caught:
-        warnings.warn(warning.message, warning.category, stacklevel=_user_stacklevel())
+        warnings.warn(warning.message, warning.category, stacklevel=user_stacklevel())
     return renamed
-
-
-def _user_stacklevel():
-    """The `stacklevel` that makes a warning raised by this function's caller point at the first frame outside
-    deepglass."""
-    frame, level = sys._getframe(2), 2
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("deepglass."):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def same_padding(size, window, stride):
@@ -490,7 +481,7 @@ def _keras1_positional(owner, rank, args, new=None):
         _warned_positional.add(owner)
         sizes = ", ".join(map(str, args[1:]))
         warnings.warn(f"{owner}({args[0]}, {sizes}) is Keras 1's spelling of {new or f'Conv{rank}D'}({args[0]}, "
-                      f"({sizes})); use that instead.", DeprecationWarning, stacklevel=_user_stacklevel())
+                      f"({sizes})); use that instead.", DeprecationWarning, stacklevel=user_stacklevel())
     return (args[0], tuple(int(a) for a in args[1:]))
 
 

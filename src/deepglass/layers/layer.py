@@ -22,6 +22,7 @@ _DIM_PLACEHOLDERS = (83, 89)
 _compiling = [False]  # while True, torch.compile traces the model: built layers take the plain call path
 _checking = [False]  # while True, every layer call validates its input against `input_spec` (see `checked_calls`)
 _new_weights_device = [None]  # where weights made without a build device go (see `new_weights_on`)
+_trainable_changes = [0]  # counts `trainable` assignments, so that one-batch training notices them cheaply
 
 
 class checked_calls:
@@ -466,10 +467,14 @@ class Layer(nn.Module):
     @trainable.setter
     def trainable(self, value):
         self._trainable = bool(value)
+        _trainable_changes[0] += 1
         for owner, name, _ in self._own_entries(trainable=True):
             getattr(owner, name).requires_grad_(self._trainable)
-        for layer in self._sublayers():
-            layer.trainable = value
+        for child in self.children():
+            if isinstance(child, Layer):
+                child.trainable = value
+            else:  # a plain torch module assigned in a custom layer: its parameters are this layer's weights
+                child.requires_grad_(self._trainable)
 
     def train(self, mode=True):
         """`torch.nn.Module.train`: set training mode here and in every sublayer (what `fit`, `evaluate` and

@@ -252,6 +252,9 @@ class Optimizer(Configurable):
             raise ValueError("The optimizer received no parameters to train; pass the model's trainable weights "
                              "(`model.trainable_weights`) after the model is built, with at least one trainable layer.")
         rate = self._applied_rate(self._iterations)
+        if self._excluded:  # exempted from decay by tensor: the exemption follows a weight replaced by a new tensor
+            excluded_names = {self._names[i] for i in self._excluded if i in self._names}
+            self._excluded = {id(p) for p in params if id(p) in self._excluded or names.get(id(p)) in excluded_names}
         self._params, self._names = params, names
         self._devices = _devices_of(params)
         self.kernel = self._choose_kernel(params)
@@ -282,11 +285,15 @@ class Optimizer(Configurable):
         self.build([(self._names[id(p)], p) if id(p) in self._names else p for p in self._params])
         self.load_state_dict(state)
 
+    @property
+    def updated_weights(self):
+        """The tensors this optimizer updates, in the order it was built with (none before `build`)."""
+        return list(self._params)
+
     def untracked(self, params):
-        """The names of the weights among `params` (`(name, tensor)` pairs) that this optimizer does not update:
-        those made trainable, or put in place of its own tensors, since it was built."""
+        """Those of `params` (`(name, tensor)` pairs) that this optimizer does not update."""
         known = {id(p) for p in self._params}
-        return [name for name, p in params if id(p) not in known]
+        return [(name, p) for name, p in params if id(p) not in known]
 
     def _choose_kernel(self, params):
         if self.fused_torch_class and all(p.dtype in _FUSED_DTYPES and _fused_runs(self.fused_torch_class,
@@ -461,14 +468,17 @@ class Optimizer(Configurable):
 
     @torch.no_grad()
     def finalize_variable_values(self, var_list=None):
-        """With `use_ema`, copy the moving averages into the weights (`var_list`, or the weights built with)."""
+        """With `use_ema`, copy the moving averages into the weights (`var_list`, or those of the weights built with
+        that are trainable now: a layer frozen since keeps its weights, as Keras finalizes the trainable ones)."""
         if self._ema is None:
             return
         targets = self._params if var_list is None else list(var_list)
         if len(targets) != len(self._ema):
             raise ValueError(f"The optimizer averages {len(self._ema)} weights, but {len(targets)} were given to "
                              "finalize_variable_values(); pass the weights the optimizer was built with.")
-        torch._foreach_copy_(targets, self._ema)
+        pairs = [(t, e) for t, e in zip(targets, self._ema) if var_list is not None or t.requires_grad]
+        if pairs:
+            torch._foreach_copy_([t for t, _ in pairs], [e for _, e in pairs])
 
     def scale_loss(self, loss):
         """The loss multiplied by `loss_scale_factor` (unchanged when it is None)."""

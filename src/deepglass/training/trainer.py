@@ -15,6 +15,7 @@ from deepglass import config
 from deepglass import optimizers as optimizers_module
 from deepglass.callbacks import CallbackList, TerminateOnNaN
 from deepglass.distribution import distribution_lib, training_run
+from deepglass.layers import layer as layer_module
 from deepglass.layers.layer import Layer, checked_calls, new_weights_on
 from deepglass.mixed_precision import autocast as mixed_autocast
 from deepglass.training import default_callbacks, jit, rng_state
@@ -24,6 +25,7 @@ from deepglass.training.last_check import LastCheck
 from deepglass.training.legacy_methods import LegacyTrainingMethods, epochs_of
 from deepglass.training.loss_watch import LossWatch
 from deepglass.training.compile_utils import CompiledLoss, CompiledMetrics, LossTracker, flatten_targets
+from deepglass.user_frames import user_stacklevel
 from deepglass.utils import tree
 
 
@@ -65,6 +67,7 @@ class Trainer(LegacyTrainingMethods):
         self._prepared_batch_kind = None  # the batches the one-batch forms last checked (see _prepare_for_batches_like)
         self._jit_forward = None  # compile(jit_compile=True): the compiled forward that steps call instead of self
         self._last_check = LastCheck()  # the last checked forward pass (see _checked_few)
+        self._trainable_changes_seen = None  # `trainable` assignments counted at the last _follow_trainable_weights
 
     # ----------------------------------------------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -224,24 +227,36 @@ class Trainer(LegacyTrainingMethods):
         return self.history
 
     def _follow_trainable_weights(self):
-        """Build the optimizer again, before an epoch, when a trainable weight is one it does not update: a layer
-        made trainable since it was built (without compiling again), or a weight replaced by a new tensor
-        (`load_state_dict(..., assign=True)`). A torch optimizer steps only the tensors it was given, so such a weight
-        would silently stay as it is; Keras raises an error there. (Not when several processes train: their
-        gradient averaging covers the weights that trained when it was set up.)"""
-        if self._distributed is not None:
+        """Build the optimizer again when a weight that trains is one it does not update: a layer made trainable
+        since it was built (without compiling again), a weight replaced by a new tensor (`load_state_dict(...,
+        assign=True)`) or created after it, or an optimizer built on another model. A torch optimizer steps only the
+        tensors it was given, so such a weight would silently stay as it is (Keras raises an error there). It is
+        rebuilt on them together with the weights it had, so that freezing and unfreezing a layer again does not
+        restart it each time. Run before each epoch of `fit`, and by `train_on_batch` after a `trainable` change."""
+        self._trainable_changes_seen = layer_module._trainable_changes[0]
+        optimizer = self.optimizer
+        if not optimizer.built:  # assigned after compile: built as compile's first fit would build it
+            optimizer.build(self._named_trainable_weights())
             return
-        named = self._named_trainable_weights()
-        untracked = self.optimizer.untracked(named)
-        if not untracked:
+        weights = self._named_parameters()
+        untracked = optimizer.untracked(weights)
+        training = [name for name, p in untracked if p.requires_grad]
+        if not training:
             return
-        listed = ", ".join(untracked[:3]) + (f" and {len(untracked) - 3} more" if len(untracked) > 3 else "")
-        warnings.warn(f"Trainable weights that the optimizer was built without: {listed} (a layer made trainable, or "
-                      "a weight replaced, since compile()). The optimizer is built again on all the trainable "
-                      "weights and starts afresh from step 0, as after compile(); to choose its settings for this "
-                      "phase (a lower learning rate for fine-tuning, say), compile again with a new optimizer.",
-                      stacklevel=4)
-        self.optimizer.build(named)
+        listed = ", ".join(training[:3]) + (f" and {len(training) - 3} more" if len(training) > 3 else "")
+        if self._distributed is not None:  # the processes' gradient averaging covers only what trained at its start
+            warnings.warn(f"Trainable weights that the optimizer does not update: {listed}. With several processes "
+                          "they stay as they are: compile again, with a new optimizer, after changing which layers "
+                          "are trainable.", stacklevel=user_stacklevel())
+            return
+        frozen_untracked = {id(p) for _, p in untracked if not p.requires_grad}
+        own = [(name, p) for name, p in weights if id(p) not in frozen_untracked]
+        warnings.warn(f"Trainable weights that the optimizer does not update: {listed} (a layer made trainable, a "
+                      "weight replaced or created after the optimizer was built, or an optimizer shared with another "
+                      "model: give each model its own). It is built again on them and the weights it had, from step "
+                      "0 as after compile(); to choose its settings for this phase (a lower learning rate for "
+                      "fine-tuning, say), compile again with a new optimizer.", stacklevel=user_stacklevel())
+        optimizer.build(own)
 
     def _begin_epoch(self, resume):
         """Reset the metrics and, when resuming, put back the random state the epoch began with."""
@@ -381,8 +396,11 @@ class Trainer(LegacyTrainingMethods):
 
     def _named_trainable_weights(self):
         """(`"layer/weight"`, tensor) pairs, so optimizers can exclude weights by name as Keras's do."""
-        return [(f"{getattr(owner, 'name', type(owner).__name__)}/{name}", getattr(owner, name))
-                for owner, name, _ in self._weight_triples("trainable")]
+        return _named(self._weight_triples("trainable"))
+
+    def _named_parameters(self):
+        """`_named_trainable_weights`' pairs for every parameter, trainable now or not (frozen layers' too)."""
+        return [(name, t) for name, t in _named(self._weight_triples("all")) if isinstance(t, torch.nn.Parameter)]
 
     def _checked_few(self, x_first):
         """`_checked_forward` on the first samples of the first batch: `(those samples, the outputs)`. They show the
@@ -526,6 +544,8 @@ class Trainer(LegacyTrainingMethods):
         data = adapt(x, y, sample_weight, batch_size=len(tree.flatten(x)[0]), class_weight=class_weight,
                      device=self._device())
         self._prepare_for_batches_like(data)
+        if self._trainable_changes_seen != layer_module._trainable_changes[0]:
+            self._follow_trainable_weights()
         self.reset_metrics()
         self.train(True)
         xb, yb, swb = data.first_batch()
@@ -586,6 +606,11 @@ class LazyLogs(collections.abc.Mapping):
 
     def __len__(self):
         return len(self._read())
+
+
+def _named(triples):
+    return [(f"{getattr(owner, 'name', type(owner).__name__)}/{name}", getattr(owner, name))
+            for owner, name, _ in triples]
 
 
 def _first_samples(x, model, count=2):
