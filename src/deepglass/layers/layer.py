@@ -78,6 +78,10 @@ class Layer(nn.Module):
     _computes_in_float32 = False
 
     _takes_strings = False  # True for layers that read NumPy string arrays themselves (text layers and models)
+    # Class defaults of flags that the checks before each fit, evaluate and predict look for on every module: found
+    # here, a look-up takes 0.2 us, where a miss goes through nn.Module.__getattr__ and takes 2 us.
+    stateful = False  # recurrent layers set True: their states carry from batch to batch
+    _checks_input_values = False  # True where the checks before a run read the values (Embedding's token ids)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
