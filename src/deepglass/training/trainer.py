@@ -238,6 +238,9 @@ class Trainer(LegacyTrainingMethods):
         if not optimizer.built:  # assigned after compile: built as compile's first fit would build it
             optimizer.build(self._named_trainable_weights())
             return
+        known = {id(p) for p in optimizer.updated_weights}
+        if all(id(p) in known for p in self.parameters() if p.requires_grad):  # the usual case, at a tenth the cost
+            return
         weights = self._named_parameters()
         untracked = optimizer.untracked(weights)
         training = [name for name, p in untracked if p.requires_grad]
