@@ -29,12 +29,26 @@ def test_on_the_cpu_the_tensor_stays_as_it_is():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
-def test_large_arrays_reach_the_gpu_unchanged_and_the_source_may_change_at_once():
+def test_arrays_reach_the_gpu_unchanged_and_the_source_may_change_at_once():
     for dtype in (torch.float32, torch.int64, torch.float16):
         source = (torch.randn(5 * CHUNK_BYTES // 8 + 7) * 50).to(dtype)  # several staging chunks
         expected = source.clone()
         target = to_device(source, "cuda")
         source.zero_()
         assert target.is_cuda and torch.equal(target.cpu(), expected)
-    small = torch.randn(10)
-    assert torch.equal(to_device(small, "cuda").cpu(), small)
+    for small in (torch.randn(10), torch.arange(SMALLEST // 8 - 1), torch.randn(10).pin_memory()):
+        expected = small.clone()
+        target = to_device(small, "cuda")
+        small.zero_()
+        assert torch.equal(target.cpu(), expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_a_small_array_is_queued_without_waiting_for_the_gpu():
+    busy = torch.randn(4096, 4096, device="cuda")
+    torch.cuda.synchronize()
+    for _ in range(20):  # about 50 ms of work queued ahead of the copy
+        busy = busy @ busy / 64
+    labels = to_device(torch.arange(4096), "cuda")
+    assert not torch.cuda.current_stream().query()  # the host did not wait: the matrix products are still running
+    assert torch.equal(labels.cpu(), torch.arange(4096))

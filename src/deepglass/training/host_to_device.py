@@ -57,8 +57,14 @@ def to_device(tensor, device):
     may still be under way when this returns: work queued on the device after it waits for it, as after any
     non-blocking copy, and `tensor` itself may be changed at once."""
     device = torch.device(device)
-    if device.type != "cuda" or tensor.device.type != "cpu" or tensor.nbytes < SMALLEST:
+    if device.type != "cuda" or tensor.device.type != "cpu":
         return tensor.to(device)
+    if tensor.nbytes < SMALLEST:
+        # Queued without waiting for the device: CUDA copies ordinary (pageable) memory into a staging buffer of its
+        # own before the call returns, so nothing queued before (the staged copy of x) is waited for, and `tensor`
+        # may change at once. (A blocking copy here made evaluate wait for x's copy before queuing its first batch.)
+        # A page-locked tensor would be read later, so it is copied as before.
+        return tensor.to(device, non_blocking=not tensor.is_pinned())
     target = torch.empty(tensor.shape, dtype=tensor.dtype, device=device)
     try:
         _STAGING.copy(tensor, target)
