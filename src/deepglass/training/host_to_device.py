@@ -60,10 +60,10 @@ def to_device(tensor, device):
     if device.type != "cuda" or tensor.device.type != "cpu":
         return tensor.to(device)
     if tensor.nbytes < SMALLEST:
-        # Queued without waiting for the device: CUDA copies ordinary (pageable) memory into a staging buffer of its
-        # own before the call returns, so nothing queued before (the staged copy of x) is waited for, and `tensor`
-        # may change at once. (A blocking copy here made evaluate wait for x's copy before queuing its first batch.)
-        # A page-locked tensor would be read later, so it is copied as before.
+        # CUDA copies ordinary (pageable) memory into a staging buffer of its own before the call returns, so
+        # `tensor` may change at once; up to 64 KB (labels, say) it does not wait for the work queued before (the
+        # staged copy of x, which a blocking copy made evaluate wait for before queuing its first batch); a larger
+        # copy may wait, as a blocking one does. A page-locked tensor would be read later: copied as before.
         return tensor.to(device, non_blocking=not tensor.is_pinned())
     target = torch.empty(tensor.shape, dtype=tensor.dtype, device=device)
     try:
