@@ -243,7 +243,8 @@ def test_a_layer_unfrozen_without_compiling_again_trains_from_the_next_fit():
     model.fit(x, y, epochs=1, verbose=0)
     model.layers[0].trainable = True
     changed = changes(model.layers[0].kernel)
-    with pytest.warns(UserWarning, match=rf"{UNTRACKED}: dense(_\d+)?/kernel, dense(_\d+)?/bias .*from step 0") as caught:
+    expected = rf"{UNTRACKED}: dense(_\d+)?/kernel, dense(_\d+)?/bias .*from step 0"
+    with pytest.warns(UserWarning, match=expected) as caught:
         model.fit(x, y, epochs=1, batch_size=32, verbose=0)
     assert caught[0].filename == __file__  # the warning names the user's line
     assert changed() and model.optimizer.iterations == 3  # started afresh: this fit's three steps
