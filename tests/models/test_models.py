@@ -144,6 +144,58 @@ def test_subclassed_model_trains_and_lists_its_layers():
     assert model.evaluate(x, y, verbose=0) < 0.9 * before
 
 
+def stack_in_a_list(lib):
+    """A subclassed model whose layers sit in a list and a dict, as Keras code often keeps them."""
+    class Stack(lib.Model):
+        def __init__(self):
+            super().__init__(name="stack")
+            self.blocks = [lib.layers.Dense(8, activation="relu"), lib.layers.Dense(8, activation="relu")]
+            self.heads = {"mean": lib.layers.Dense(2), "scale": lib.layers.Dense(2)}
+
+        def call(self, inputs):
+            for block in self.blocks:
+                inputs = block(inputs)
+            return self.heads["mean"](inputs) + self.heads["scale"](inputs)
+    model = Stack()
+    model(np.zeros((1, 5), dtype="float32"))
+    return model
+
+
+@needs_keras
+def test_layers_held_in_lists_and_dicts_are_tracked_as_keras_tracks_them():
+    mine, theirs = stack_in_a_list(deepglass), stack_in_a_list(keras)
+    assert mine.count_params() == theirs.count_params() == 5 * 8 + 8 + 8 * 8 + 8 + 2 * (8 * 2 + 2)
+    assert [w.shape for w in mine.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
+    assert len(mine.layers) == len(theirs.layers) == 4
+    theirs.set_weights(mine.get_weights())
+    x = np.random.default_rng(2).standard_normal((6, 5)).astype("float32")
+    np.testing.assert_allclose(mine.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+
+
+def test_layers_held_in_a_list_train_freeze_and_save(tmp_path):
+    model = stack_in_a_list(deepglass)
+    assert isinstance(model.blocks, torch.nn.ModuleList) and isinstance(model.heads, torch.nn.ModuleDict)
+    model.compile(optimizer="adam", loss="mse")
+    first = model.blocks[0].kernel.detach().clone()
+    x = np.random.default_rng(3).standard_normal((32, 5)).astype("float32")
+    model.fit(x, x[:, :2], epochs=1, verbose=0)
+    assert not torch.equal(first, model.blocks[0].kernel.detach())
+    model.trainable = False
+    assert not model.blocks[1].trainable and not model.heads["scale"].kernel.requires_grad
+    model.trainable = True
+    model.save_weights(tmp_path / "stack.weights.h5")
+    copy = stack_in_a_list(deepglass)
+    copy.load_weights(tmp_path / "stack.weights.h5")
+    np.testing.assert_array_equal(copy.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_lists_that_are_not_all_layers_stay_lists():
+    layer = layers.Dense(2)
+    layer.sizes, layer.mixed, layer.empty = [1, 2], [layers.Dense(2), "relu"], []
+    assert layer.sizes == [1, 2] and type(layer.mixed) is list and layer.empty == []
+    assert list(layer._modules) == []
+
+
 def test_model_weights_properties_and_get_layer():
     model = mlp(deepglass)
     assert model.get_layer("hidden") is model.layers[0] and model.get_layer(index=-1).name == "out"

@@ -381,8 +381,20 @@ class Layer(nn.Module):
             self._constraints.append((name, constraints.get(constraint)))
         return getattr(self, name)
 
+    def __setattr__(self, name, value):
+        # Layers (or torch modules) assigned in a list, tuple or dict are tracked, as Keras tracks them: held in a
+        # ModuleList or ModuleDict, they are registered with torch (weights, device moves, saving, training).
+        if type(value) in (list, tuple, dict) and value:
+            value = _tracked(value)
+        super().__setattr__(name, value)
+
     def _sublayers(self):
-        return [m for m in self.children() if isinstance(m, Layer)]
+        """The layers this one holds: its attributes, and those in the lists and dicts it holds."""
+        return [layer for child in self.children() for layer in _layers_in(child)]
+
+    def _plain_modules(self):
+        """The torch modules other than layers that this one holds, as attributes or in lists and dicts."""
+        return [module for child in self.children() for module in _plain_modules_in(child)]
 
     def _own_entries(self, trainable=None):
         """This layer's own (owner module, attribute name, layout) triples, trainable-at-creation first (as Keras
@@ -398,9 +410,8 @@ class Layer(nn.Module):
             return self._weight_triples("all")
         flag = None if which == "all" else which == "trainable"
         own = self._own_entries(flag)
-        for child in self.children():
-            if not isinstance(child, Layer):  # a plain torch module assigned in a subclassed model
-                own = own + module_entries(child, flag)
+        for module in self._plain_modules():  # a plain torch module assigned in a subclassed model
+            own = own + module_entries(module, flag)
         seen, result = set(), []
         for triple in own + [t for layer in self._sublayers() for t in layer._weight_triples(which)]:
             key = (id(triple[0]), triple[1])
@@ -474,11 +485,10 @@ class Layer(nn.Module):
         _trainable_changes[0] += 1
         for owner, name, _ in self._own_entries(trainable=True):
             getattr(owner, name).requires_grad_(self._trainable)
-        for child in self.children():
-            if isinstance(child, Layer):
-                child.trainable = value
-            else:  # a plain torch module assigned in a custom layer: its parameters are this layer's weights
-                child.requires_grad_(self._trainable)
+        for layer in self._sublayers():
+            layer.trainable = value
+        for module in self._plain_modules():  # a plain torch module in a custom layer: its weights are this layer's
+            module.requires_grad_(self._trainable)
 
     def train(self, mode=True):
         """`torch.nn.Module.train`: set training mode here and in every sublayer (what `fit`, `evaluate` and
@@ -571,6 +581,41 @@ def _dtype_config(policy):
     """A mixed policy in Keras's form (`{"module": "keras", "class_name": "DTypePolicy", ...}`), another one by its
     dtype name, which Keras reads as the same policy."""
     return dtype_policies.serialize(policy) if dtype_policies.is_mixed(policy) else policy.name
+
+
+def _tracked(value):
+    """`value` (a non-empty list, tuple or dict) as a ModuleList or ModuleDict when it holds only torch modules (and
+    dict keys torch accepts), else as it is."""
+    items = value.values() if type(value) is dict else value
+    if not all(isinstance(item, nn.Module) for item in items):
+        return value
+    if type(value) is not dict:
+        return nn.ModuleList(value)
+    if all(isinstance(key, str) and key and "." not in key for key in value):
+        return nn.ModuleDict(value)
+    return value
+
+
+def _containers_items(module):
+    if isinstance(module, nn.ModuleDict):
+        return list(module.values())
+    return list(module) if isinstance(module, nn.ModuleList) else None
+
+
+def _layers_in(module):
+    """`module` if it is a layer; the layers in it if it is a ModuleList or ModuleDict (nested too)."""
+    if isinstance(module, Layer):
+        return [module]
+    items = _containers_items(module)
+    return [] if items is None else [layer for item in items for layer in _layers_in(item)]
+
+
+def _plain_modules_in(module):
+    """`module` if it is a torch module other than a layer or a container; the plain modules in a container."""
+    if isinstance(module, Layer):
+        return []
+    items = _containers_items(module)
+    return [module] if items is None else [plain for item in items for plain in _plain_modules_in(item)]
 
 
 def module_entries(module, trainable=None):

@@ -36,8 +36,9 @@ class Model(Trainer, Layer):
 
     @property
     def layers(self):
-        """The model's layers, in the order they were assigned (subclassed) or connected (functional)."""
-        return [m for m in self.children() if isinstance(m, Layer)]
+        """The model's layers, in the order they were assigned (subclassed: lists and dicts of layers included) or
+        connected (functional)."""
+        return self._sublayers()
 
     def get_layer(self, name=None, index=None):
         """The layer called `name`, or the one at position `index` in `layers`."""

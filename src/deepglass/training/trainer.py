@@ -442,7 +442,9 @@ class Trainer(LegacyTrainingMethods):
     def _collect_step_extras(self):
         layers = [m for m in self.modules() if isinstance(m, Layer)]
         self._penalties_in_use = [(layer, name, penalty) for layer in layers for name, penalty in layer._penalties]
-        self._loss_layers = [layer for layer in layers if layer._uses_add_loss or layer.activity_regularizer]
+        # A plain list, not tracked as the model's own layers (see Layer.__setattr__): they are registered already.
+        object.__setattr__(self, "_loss_layers",
+                           [layer for layer in layers if layer._uses_add_loss or layer.activity_regularizer])
         self._constrained = any(layer._constraints for layer in layers)
 
     def _mode_kwargs(self, training):
