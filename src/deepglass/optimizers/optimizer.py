@@ -290,11 +290,6 @@ class Optimizer(Configurable):
         """The tensors this optimizer updates, in the order it was built with (none before `build`)."""
         return list(self._params)
 
-    def untracked(self, params):
-        """Those of `params` (`(name, tensor)` pairs) that this optimizer does not update."""
-        known = {id(p) for p in self._params}
-        return [(name, p) for name, p in params if id(p) not in known]
-
     def _choose_kernel(self, params):
         if self.fused_torch_class and all(p.dtype in _FUSED_DTYPES and _fused_runs(self.fused_torch_class,
                                                                                    p.device.type) for p in params):

@@ -242,8 +242,7 @@ class Trainer(LegacyTrainingMethods):
         if all(id(p) in known for p in self.parameters() if p.requires_grad):  # the usual case, at a tenth the cost
             return
         weights = self._named_parameters()
-        untracked = optimizer.untracked(weights)
-        training = [name for name, p in untracked if p.requires_grad]
+        training = [name for name, p in weights if p.requires_grad and id(p) not in known]
         if not training:
             return
         listed = ", ".join(training[:3]) + (f" and {len(training) - 3} more" if len(training) > 3 else "")
@@ -252,8 +251,7 @@ class Trainer(LegacyTrainingMethods):
                           "they stay as they are: compile again, with a new optimizer, after changing which layers "
                           "are trainable.", stacklevel=user_stacklevel())
             return
-        frozen_untracked = {id(p) for _, p in untracked if not p.requires_grad}
-        own = [(name, p) for name, p in weights if id(p) not in frozen_untracked]
+        own = [(name, p) for name, p in weights if p.requires_grad or id(p) in known]
         warnings.warn(f"Trainable weights that the optimizer does not update: {listed} (a layer made trainable, a "
                       "weight replaced or created after the optimizer was built, or an optimizer shared with another "
                       "model: give each model its own). It is built again on them and the weights it had, from step "
