@@ -334,17 +334,8 @@ class StackedRNNCells(Layer):
         for cell in cells:
             _check_cell(cell, "Every cell")
         cells = list(cells)
-        self.cells = torch.nn.ModuleList(cells) if all(isinstance(c, torch.nn.Module) for c in cells) else cells
+        self.cells = cells  # a ModuleList when all are modules (Layer.__setattr__): Keras's `cells` weight path
         self._takes_training = [_takes(cell.call, "training") for cell in cells]
-
-    def _sublayers(self):
-        return [cell for cell in self.cells if isinstance(cell, Layer)]
-
-    def _weight_triples(self, which="all"):
-        # The cells sit in a ModuleList (Keras's `cells` path); their weights are theirs, in Keras's layouts.
-        if not self.trainable and which != "all":
-            return [] if which == "trainable" else self._weight_triples("all")
-        return [triple for cell in self._sublayers() for triple in cell._weight_triples(which)]
 
     @property
     def state_size(self):
