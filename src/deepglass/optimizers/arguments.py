@@ -1,10 +1,11 @@
 """Argument checks for optimizers: numbers in range, legacy Keras 1/2 spellings, parameter lists."""
 import math
 import numbers
-import sys
 import warnings
 
 import torch
+
+from deepglass.user_frames import user_stacklevel
 
 _warned = set()
 
@@ -55,16 +56,7 @@ def warn_legacy(argument, message):
     if argument in _warned:
         return
     _warned.add(argument)
-    warnings.warn(message, DeprecationWarning, stacklevel=_stacklevel_outside_package())
-
-
-def _stacklevel_outside_package():
-    """The `stacklevel` of the first frame outside `deepglass.optimizers`, so the warning names the user's code."""
-    package = __name__.rsplit(".", 1)[0]
-    frame, level = sys._getframe(2), 2
-    while frame is not None and (frame.f_globals.get("__name__", "") + ".").startswith(package + "."):
-        frame, level = frame.f_back, level + 1
-    return level
+    warnings.warn(message, DeprecationWarning, stacklevel=user_stacklevel())
 
 
 def unpack_parameters(params):
