@@ -250,15 +250,23 @@ def test_a_layer_unfrozen_without_compiling_again_trains_from_the_next_fit():
     assert changed() and model.optimizer.iterations == 3  # started afresh: this fit's three steps
 
 
-def test_a_layer_unfrozen_by_a_callback_trains_from_the_next_epoch():
-    class Unfreeze(deepglass.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            if epoch == 1:
-                self.model.layers[0].trainable = True
-                self.changed = changes(self.model.layers[0].kernel)
+class SetTrainableAtSecondEpoch(deepglass.callbacks.Callback):
+    """Sets the first layer's `trainable` as the second epoch begins; `changed()` then says whether its kernel moved
+    since."""
 
+    def __init__(self, trainable):
+        super().__init__()
+        self.trainable = trainable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            self.model.layers[0].trainable = self.trainable
+            self.changed = changes(self.model.layers[0].kernel)
+
+
+def test_a_layer_unfrozen_by_a_callback_trains_from_the_next_epoch():
     x, y = data()
-    model, unfreeze = frozen_first_layer(), Unfreeze()
+    model, unfreeze = frozen_first_layer(), SetTrainableAtSecondEpoch(True)
     with pytest.warns(UserWarning, match=UNTRACKED):
         model.fit(x, y, epochs=2, verbose=0, callbacks=[unfreeze])
     assert unfreeze.changed()
@@ -321,14 +329,8 @@ def test_an_optimizer_shared_by_two_models_trains_each(recwarn):
 
 
 def test_freezing_a_layer_keeps_the_optimizer_and_its_state(recwarn):
-    class Freeze(deepglass.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            if epoch == 1:
-                self.model.layers[0].trainable = False
-                self.changed = changes(self.model.layers[0].kernel)
-
     x, y = data()
-    model, freeze = small_model(), Freeze()
+    model, freeze = small_model(), SetTrainableAtSecondEpoch(False)
     model.compile(optimizer=deepglass.optimizers.Adam(use_ema=True), loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=1, verbose=0)
     torch_optimizer, steps = model.optimizer.torch_optimizer, model.optimizer.iterations
