@@ -11,7 +11,6 @@ import contextlib
 import os
 import statistics
 import sys
-import time
 
 from benchmarks import devices
 

@@ -2,7 +2,7 @@
 import math
 import statistics
 
-from benchmarks import contenders, devices, inference, overhead
+from benchmarks import contenders, devices, inference, overhead, targets
 from benchmarks.report import Section
 from benchmarks.timing import measure, repetitions
 from benchmarks.workloads import Unavailable
@@ -43,15 +43,28 @@ def run_workload(workload, names, repeats, min_seconds=0.0):
                      f"{warmup:.1f} s (not in the table, which times the epochs after it)")
     record = {"source": workload.source, "samples": len(workload.x), "repeats": repetitions(timed),
               "device": devices.record(), "contenders": data}
+    operator_ms = _operator_time(runs.get(contenders.TUNED), batches, record)
+    times = {name: row[f"ms_per_{unit}"] for name, row in data.items()}
     if workload.overhead_probe and contenders.TUNED in runs:
-        work_ms = overhead.operator_ms(runs[contenders.TUNED], batches)
-        record["overhead"], overhead_notes = overhead.overheads(
-            {name: row["ms_per_step"] for name, row in data.items()}, work_ms, contenders.TUNED)
-        record["operators_ms_per_step"] = work_ms
+        record["overhead"], overhead_notes = overhead.overheads(times, operator_ms(), contenders.TUNED)
         notes += overhead_notes
+    if workload.kind == "inference":
+        notes += targets.inference_notes(times, inference.BASELINE)
+    elif workload.name in targets.WORKLOADS:
+        notes += targets.training_notes(workload.name, times, operator_ms if contenders.TUNED in runs else None)
     if devices.is_cuda():
         notes.append(GPU_NOTE)
     return Section(workload.name, f"{workload.name}: {workload.description}", columns, rows, record, notes)
+
+
+def _operator_time(tuned_run, batches, record):
+    """A function giving the time per step of the operators of `tuned_run` (`overhead.operator_ms`), measured at its
+    first call only and kept in `record["operators_ms_per_step"]`."""
+    def operator_ms():
+        if "operators_ms_per_step" not in record:
+            record["operators_ms_per_step"] = overhead.operator_ms(tuned_run, batches)
+        return record["operators_ms_per_step"]
+    return operator_ms
 
 
 MEMORY = {"peak_extra_rss_mb": "extra peak RSS (MB)", "peak_gpu_mb": "peak GPU memory (MB)",

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import benchmarks
-from benchmarks import accuracy, contenders, devices, overhead, report, speed, startup, timing
+from benchmarks import accuracy, contenders, devices, overhead, report, speed, startup, targets, timing
 from benchmarks.__main__ import main, parse
 from benchmarks.workloads import Unavailable, all_workloads, keras_model, torch_model
 
@@ -32,10 +32,16 @@ def test_smoke_run_of_every_part_writes_tables_and_json(tmp_path):
     assert work > 0 and sections["W5"]["data"]["overhead"] == pytest.approx(
         {name: row["ms_per_step"] - work for name, row in w5.items()})
     assert any(note.startswith("target: deepglass's overhead at most 1.2x") for note in sections["W5"]["notes"])
+    w5_targets = [note for note in sections["W5"]["notes"] if note.startswith("target: deepglass at")]
+    assert w5_targets[0].startswith("target: deepglass at most 1.05x the tuned loop's time (")
+    assert w5_targets[1] == "target: deepglass at least 2x faster than Keras 3 (not measured: keras 3 did not run)"
+    assert not any(note.startswith("target:") for note in sections["L1"]["notes"])  # a probe, not a workload
     w6 = sections["W6"]["data"]["contenders"]
     assert set(w6) == {f"{who} {mode}" for who in ("deepglass", "torch (inference_mode)")
                        for mode in ("predict", "evaluate")}
     assert w6["torch (inference_mode) evaluate"]["ratio"] == 1.0
+    assert [note.split(" at most")[0] for note in sections["W6"]["notes"] if note.startswith("target:")] == \
+        ["target: deepglass predict", "target: deepglass evaluate"]
     assert "deepglass" in sections["W8"]["data"]["contenders"] or "skipped" in " ".join(sections["W8"]["notes"])
     assert set(sections["L1"]["data"]["contenders"]) == {"deepglass", "torch (tutorial)", "torch (tuned)"}
     assert sections["F3"]["data"]["peak_rss_mb"] > sections["F3"]["data"]["rss_before_fit_mb"] > 0
@@ -195,6 +201,42 @@ def test_overheads_are_times_above_the_operators_against_the_tuned_loop():
     assert data == pytest.approx({"deepglass": 0.25, "torch (tuned)": 0.2})
     assert "overhead of deepglass: 0.250 ms per step, 1.25x the tuned loop's" in notes
     assert notes[-1] == "target: deepglass's overhead at most 1.2x the tuned loop's (missed: 1.25x)"
+
+
+def test_speed_targets_say_met_or_missed_with_the_ratio_each_compares():
+    ms = {"deepglass": 5.0, "torch (tuned)": 5.0, "torch (tutorial)": 6.0, "keras 3": 9.0, "lightning": 4.0}
+    notes = targets.training_notes("W1", ms, operator_ms=lambda: 4.6)
+    assert notes == [
+        "target: deepglass at most 1.05x the tuned loop's time (met: 1.00x)",
+        "target: deepglass at most 0.8x the tutorial loop's time (missed: 0.83x)",
+        "target: deepglass at least 2x faster than Keras 3 (missed: 1.80x faster; 2x needs at most 4.50 ms a step, "
+        "and the workload's operators alone take 4.60 ms a step on the tuned loop, measured inside them under "
+        "torch.profiler)",
+        "target: deepglass faster than Lightning (missed: 0.80x faster)"]
+    assert targets.training_notes("W2", {**ms, "deepglass": 5.3}, operator_ms=None)[:2] == [
+        "target: deepglass at most 1.05x the tuned loop's time (missed: 1.06x)",
+        "target: deepglass at least 1.2x faster than Keras 3 (met: 1.70x faster)"]
+
+
+def test_the_operators_are_profiled_only_for_a_missed_keras_target():
+    profiled = []
+
+    def operator_ms():
+        profiled.append(True)
+        return 1.0
+    met = {"deepglass": 1.0, "torch (tuned)": 1.0, "keras 3": 2.5}
+    targets.training_notes("W5", met, operator_ms)
+    targets.training_notes("W8", {**met, "keras 3": 1.1}, operator_ms)  # W8 has no Keras target
+    assert not profiled
+    targets.training_notes("W5", {**met, "keras 3": 1.5}, operator_ms)
+    assert profiled == [True]
+
+
+def test_the_inference_target_compares_predict_and_evaluate_with_the_inference_loop():
+    ms = {"deepglass predict": 1.0, "loop predict": 1.0, "deepglass evaluate": 1.1, "loop evaluate": 1.0}
+    assert targets.inference_notes(ms, "loop") == [
+        "target: deepglass predict at most 1.05x the inference loop's time (met: 1.00x)",
+        "target: deepglass evaluate at most 1.05x the inference loop's time (missed: 1.10x)"]
 
 
 def test_lightning_keeps_the_cuda_caches_of_the_contenders_after_it(monkeypatch):
