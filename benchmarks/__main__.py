@@ -142,15 +142,25 @@ def run(args):
     print(header, flush=True)
     for note in notes:
         print(note)
-    sections = []
+    sections, seconds = [], {}
     for part in args.parts:
         print(f"running {part} ...", flush=True)
+        start = time.perf_counter()
         section = run_part(part, args, names, workloads)
+        seconds[part] = time.perf_counter() - start
         section.measured = header
         report.show(section)
         sections.append(section)
+    notes.append(_duration(seconds))
+    print(notes[-1])
     print(f"wrote {report.write(args.out, sections, header, notes, devices.record())}")
     return sections
+
+
+def _duration(seconds):
+    """How long the run took, in all and per part (the suite is meant to take under 15 minutes)."""
+    parts = ", ".join(f"{part} {s:.0f} s" for part, s in seconds.items())
+    return f"this run took {sum(seconds.values()) / 60:.1f} minutes ({parts})"
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ def test_smoke_run_of_every_part_writes_tables_and_json(tmp_path):
     markdown = (tmp_path / "RESULTS.md").read_text()
     assert "| deepglass |" in markdown and "### F3:" in markdown
     assert markdown.startswith(saved["header"]) and devices.current().type == "cpu"
+    assert saved["notes"][-1].startswith("this run took ") and "(W4 " in saved["notes"][-1]
 
 
 def test_auto_picks_cuda_when_present_and_a_gpu_run_writes_to_its_own_folder(monkeypatch):
