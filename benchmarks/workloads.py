@@ -71,12 +71,13 @@ def all_workloads(size="full"):
     time_steps = 10 if size == "smoke" else 100
     series, series_targets = data.sequences(count(1280, b64), time_steps)
     small = count(6400, b128)
+    cnn = count(3200, b128)  # W2, and F1, F2 and I1, which train its model: 25 steps of about 0.1 s an epoch
     launches = count(800, batch(4))  # L1: 8x8 crops of the W4 pictures
     return [
         Workload("W1", f"MLP 784-512-512-10, batch {b128}, Adam", [("flatten",), ("dense", 512, "relu"),
                  ("dense", 512, "relu"), ("dense", 10, "softmax")], images[:small], labels[:small], b128,
                  "sparse_categorical_crossentropy", source=source),
-        Workload("W2", f"{W2_DESCRIPTION}, batch {b128}, Adam", course_cnn(), images[:small], labels[:small], b128,
+        Workload("W2", f"{W2_DESCRIPTION}, batch {b128}, Adam", course_cnn(), images[:cnn], labels[:cnn], b128,
                  "sparse_categorical_crossentropy", source=source),
         Workload("W3", f"1-D CNN on 1000-point spectra (3x Conv1D+pool, GAP, Dense), batch {b64}, Adam",
                  [("conv", 1, 16, 7, "same", "relu"), ("maxpool", 1, 2), ("conv", 1, 32, 7, "same", "relu"),
