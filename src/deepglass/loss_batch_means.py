@@ -12,7 +12,7 @@ import torch.nn.functional as F
 def _logits(y_pred, from_logits):
     if from_logits:
         return y_pred
-    logits = y_pred.__dict__.get("_keras_logits")
+    logits = getattr(y_pred, "_keras_logits", None)
     return logits if logits is not None and logits.shape == y_pred.shape else None
 
 

@@ -58,7 +58,7 @@ def _use_logits(y_pred, from_logits):
     """`(y_pred or its logits, from_logits)`: probabilities made by softmax or sigmoid remember their logits
     (`_keras_logits`), and cross-entropy then works from those, exactly and stably, as Keras's TensorFlow backend
     does. It differs from the clipped probabilities only where a probability falls below `epsilon()`."""
-    logits = None if from_logits else y_pred.__dict__.get(LOGITS_ATTR)
+    logits = None if from_logits else getattr(y_pred, LOGITS_ATTR, None)
     if logits is None or logits.shape != y_pred.shape:
         return y_pred, from_logits
     return logits.to(y_pred.dtype), True
@@ -595,7 +595,7 @@ class Loss:
     def __call__(self, y_true, y_pred, sample_weight=None):
         if (sample_weight is None and self._batch_mean is not None and type(y_pred) is torch.Tensor and
                 type(y_true) is torch.Tensor and y_pred.dtype == self._dtype and y_true.device == y_pred.device and
-                MASK_ATTR not in y_pred.__dict__):
+                getattr(y_pred, MASK_ATTR, None) is None):
             value = self._batch_mean(y_true, y_pred)  # None where the shapes or options need the general path
             if value is not None:
                 return value

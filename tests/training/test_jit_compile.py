@@ -98,6 +98,26 @@ def test_a_compiled_cnn_keeps_its_images_channels_first_between_layers():
     assert sum(target is torch.conv2d for target in targets) == 3  # the graph is the whole model
 
 
+def masked_average():
+    return keras.Sequential([keras.Input((5,), dtype="int64"), keras.layers.Embedding(20, 4, mask_zero=True),
+                             keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+
+
+@pytest.mark.parametrize("build, x", [(residual_cnn, torch.randn(4, 8, 8, 3)),
+                                      (masked_average, torch.tensor([[1, 2, 0, 0, 0], [3, 4, 5, 6, 0]]))])
+def test_torch_compile_of_a_model_records_it_whole_and_gives_its_outputs(build, x):
+    """A model handed to torch.compile by the user (not through jit_compile): one graph with no break, masks included.
+    Layers look for a tensor's mask with getattr; its `__dict__`, which they read before, stops torch.compile."""
+    model = build()
+    torch._dynamo.reset()
+    explanation = torch._dynamo.explain(model)(x, training=True)
+    assert (explanation.graph_count, explanation.graph_break_count) == (1, 0)
+    compiled = torch.compile(model, backend="aot_eager")  # dynamo and autograd's tracing, no code generation
+    torch.testing.assert_close(compiled(x, training=True), model(x, training=True))
+    compiled(x, training=True).sum().backward()
+    assert all(weight.grad is not None for weight in model.trainable_weights)
+
+
 def test_the_choice_is_saved_with_the_model(eager_and_compiled, tmp_path):
     _, (compiled, _) = eager_and_compiled
     assert compiled.get_compile_config()["jit_compile"] is True

@@ -126,10 +126,10 @@ class Layer(nn.Module):
         if self._plain_call and args and not _checking[0]:
             first, device = args[0], self._weights_device
             # A tensor carrying a mask (`_keras_mask`), or one on another device, needs the full path.
-            if (type(first) is torch.Tensor and MASK_ATTR not in first.__dict__ and
+            if (type(first) is torch.Tensor and getattr(first, MASK_ATTR, None) is None and
                     (device is None or first.device == device)) or (
                     type(first) is list and first and
-                    all(type(t) is torch.Tensor and MASK_ATTR not in t.__dict__ and
+                    all(type(t) is torch.Tensor and getattr(t, MASK_ATTR, None) is None and
                         (device is None or t.device == device) for t in first)):
                 return nn.Module.__call__(self, *args, **kwargs)
         if is_symbolic(args) or is_symbolic(kwargs):
@@ -697,8 +697,9 @@ def _to_tensor(value, device=None):
 def _to_device(value, device):
     if device is not None and type(value) is torch.Tensor and value.device != device:
         moved = value.to(device)
-        if MASK_ATTR in value.__dict__:
-            setattr(moved, MASK_ATTR, _to_device(getattr(value, MASK_ATTR), device))
+        mask = getattr(value, MASK_ATTR, None)
+        if mask is not None:
+            setattr(moved, MASK_ATTR, _to_device(mask, device))
         return moved
     return value
 

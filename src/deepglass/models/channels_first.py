@@ -138,13 +138,9 @@ def _accepts(layer, x):
     """Whether `layer` can take `x` as it is: a plain tensor with no mask, on the layer's device (its own call would
     look after a mask, or move the tensor)."""
     device = layer._weights_device
-    return (type(x) is torch.Tensor and _maskless(x) and (device is None or x.device == device))
-
-
-def _maskless(x):
-    # torch.compile cannot read a tensor's __dict__; it compiles no layer that makes masks (those models run eagerly,
-    # see training.jit), and a layer's own call under it ignores masks too.
-    return torch.compiler.is_compiling() or MASK_ATTR not in x.__dict__
+    # getattr, not the tensor's __dict__, which torch.compile cannot read
+    return (type(x) is torch.Tensor and getattr(x, MASK_ATTR, None) is None and
+            (device is None or x.device == device))
 
 
 def _channels_first(x):
