@@ -126,11 +126,8 @@ class Layer(nn.Module):
         if self._plain_call and args and not _checking[0]:
             first, device = args[0], self._weights_device
             # A tensor carrying a mask (`_keras_mask`), or one on another device, needs the full path.
-            if (type(first) is torch.Tensor and getattr(first, MASK_ATTR, None) is None and
-                    (device is None or first.device == device)) or (
-                    type(first) is list and first and
-                    all(type(t) is torch.Tensor and getattr(t, MASK_ATTR, None) is None and
-                        (device is None or t.device == device) for t in first)):
+            if plain_input(first, device) or (
+                    type(first) is list and first and all(plain_input(t, device) for t in first)):
                 return nn.Module.__call__(self, *args, **kwargs)
         if is_symbolic(args) or is_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
@@ -390,11 +387,11 @@ class Layer(nn.Module):
 
     def _sublayers(self):
         """The layers this one holds: its attributes, and those in the lists and dicts it holds."""
-        return [layer for child in self.children() for layer in _layers_in(child)]
+        return [module for child in self.children() for module in _held(child) if isinstance(module, Layer)]
 
     def _plain_modules(self):
         """The torch modules other than layers that this one holds, as attributes or in lists and dicts."""
-        return [module for child in self.children() for module in _plain_modules_in(child)]
+        return [module for child in self.children() for module in _held(child) if not isinstance(module, Layer)]
 
     def _own_entries(self, trainable=None):
         """This layer's own (owner module, attribute name, layout) triples, trainable-at-creation first (as Keras
@@ -596,26 +593,13 @@ def _tracked(value):
     return value
 
 
-def _containers_items(module):
+def _held(module):
+    """The modules `module` stands for: itself, or for a ModuleList or ModuleDict the modules in it (nested too)."""
     if isinstance(module, nn.ModuleDict):
-        return list(module.values())
-    return list(module) if isinstance(module, nn.ModuleList) else None
-
-
-def _layers_in(module):
-    """`module` if it is a layer; the layers in it if it is a ModuleList or ModuleDict (nested too)."""
-    if isinstance(module, Layer):
-        return [module]
-    items = _containers_items(module)
-    return [] if items is None else [layer for item in items for layer in _layers_in(item)]
-
-
-def _plain_modules_in(module):
-    """`module` if it is a torch module other than a layer or a container; the plain modules in a container."""
-    if isinstance(module, Layer):
-        return []
-    items = _containers_items(module)
-    return [module] if items is None else [plain for item in items for plain in _plain_modules_in(item)]
+        return [held for item in module.values() for held in _held(item)]
+    if isinstance(module, nn.ModuleList):
+        return [held for item in module for held in _held(item)]
+    return [module]
 
 
 def module_entries(module, trainable=None):
@@ -692,6 +676,12 @@ def _to_tensor(value, device=None):
         dtype = config.standardize_dtype() if tensor.is_floating_point() else tensor.dtype
         return tensor.to(device=device, dtype=dtype)
     return _to_device(value, device)
+
+
+def plain_input(x, device):
+    """Whether a layer whose weights are on `device` (None: none yet) can take `x` as it is: a plain tensor with no
+    mask, on that device. (The mask is looked up with getattr: torch.compile cannot read a tensor's `__dict__`.)"""
+    return type(x) is torch.Tensor and getattr(x, MASK_ATTR, None) is None and (device is None or x.device == device)
 
 
 def _to_device(value, device):

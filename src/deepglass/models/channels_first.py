@@ -20,8 +20,7 @@ import torch
 from torch.nn.modules import module as torch_module
 
 from deepglass.layers.convolutional import from_torch_layout, to_torch_layout
-from deepglass.layers.layer import Layer, _checking
-from deepglass.losses import MASK_ATTR
+from deepglass.layers.layer import Layer, _checking, plain_input
 
 
 def may_run(layers):
@@ -137,10 +136,7 @@ def _mode(layer):
 def _accepts(layer, x):
     """Whether `layer` can take `x` as it is: a plain tensor with no mask, on the layer's device (its own call would
     look after a mask, or move the tensor)."""
-    device = layer._weights_device
-    # getattr, not the tensor's __dict__, which torch.compile cannot read
-    return (type(x) is torch.Tensor and getattr(x, MASK_ATTR, None) is None and
-            (device is None or x.device == device))
+    return plain_input(x, layer._weights_device)
 
 
 def _channels_first(x):
