@@ -45,13 +45,13 @@ def run_workload(workload, names, repeats, min_seconds=0.0):
               "device": devices.record(), "contenders": data}
     operator_ms = _operator_time(runs.get(contenders.TUNED), batches, record)
     times = {name: row[f"ms_per_{unit}"] for name, row in data.items()}
-    if workload.overhead_probe and contenders.TUNED in runs:
+    if workload.overhead_probe and operator_ms:
         record["overhead"], overhead_notes = overhead.overheads(times, operator_ms(), contenders.TUNED)
         notes += overhead_notes
     if workload.kind == "inference":
         notes += targets.inference_notes(times, inference.BASELINE)
     elif workload.name in targets.WORKLOADS:
-        notes += targets.training_notes(workload.name, times, operator_ms if contenders.TUNED in runs else None)
+        notes += targets.training_notes(workload.name, times, operator_ms)
     if devices.is_cuda():
         notes.append(GPU_NOTE)
     return Section(workload.name, f"{workload.name}: {workload.description}", columns, rows, record, notes)
@@ -59,7 +59,10 @@ def run_workload(workload, names, repeats, min_seconds=0.0):
 
 def _operator_time(tuned_run, batches, record):
     """A function giving the time per step of the operators of `tuned_run` (`overhead.operator_ms`), measured at its
-    first call only and kept in `record["operators_ms_per_step"]`."""
+    first call only and kept in `record["operators_ms_per_step"]`; None without a tuned run."""
+    if tuned_run is None:
+        return None
+
     def operator_ms():
         if "operators_ms_per_step" not in record:
             record["operators_ms_per_step"] = overhead.operator_ms(tuned_run, batches)
