@@ -204,6 +204,12 @@ def test_overheads_are_times_above_the_operators_against_the_tuned_loop():
     assert notes[-1] == "target: deepglass's overhead at most 1.2x the tuned loop's (missed: 1.25x)"
 
 
+def test_no_overhead_ratio_to_a_tuned_loop_faster_than_its_operators():
+    _, notes = overhead.overheads({"deepglass": 0.2, "torch (tuned)": 1.1}, 1.4, "torch (tuned)")
+    assert "overhead of deepglass: -1.200 ms per step" in notes
+    assert notes[-1] == "target: not judged, since the tuned loop's step took no longer than its operators"
+
+
 def test_speed_targets_say_met_or_missed_with_the_ratio_each_compares():
     ms = {"deepglass": 5.0, "torch (tuned)": 5.0, "torch (tutorial)": 6.0, "keras 3": 9.0, "lightning": 4.0}
     notes = targets.training_notes("W1", ms, operator_ms=lambda: 4.6)
@@ -211,7 +217,7 @@ def test_speed_targets_say_met_or_missed_with_the_ratio_each_compares():
         "target: deepglass at most 1.05x the tuned loop's time (met: 1.00x)",
         "target: deepglass at most 0.8x the tutorial loop's time (missed: 0.83x)",
         "target: deepglass at least 2x faster than Keras 3 (missed: 1.80x faster; 2x needs at most 4.50 ms a step, "
-        "and the workload's operators alone take 4.60 ms a step on the tuned loop, measured inside them under "
+        "and the workload's operators alone take 4.60 ms a step on the tuned loop, measured inside them, under "
         "torch.profiler)",
         "target: deepglass faster than Lightning (missed: 0.80x faster)"]
     assert targets.training_notes("W2", {**ms, "deepglass": 5.3}, operator_ms=None)[:2] == [

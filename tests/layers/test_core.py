@@ -167,6 +167,14 @@ def test_weight_regularizer_and_constraint():
     np.testing.assert_allclose(norms, [1.0, 1.0], rtol=1e-5)
 
 
+def test_a_frozen_weight_is_not_constrained():
+    layer = layers.Dense(2, kernel_initializer="ones", kernel_constraint=deepglass.constraints.MaxNorm(1.0))
+    layer(torch.ones(1, 4))
+    layer.trainable = False
+    layer.apply_constraints()
+    np.testing.assert_array_equal(layer.get_weights()[0], np.ones((4, 2)))  # norms of 2: projected if it trained
+
+
 def test_layer_is_a_torch_module_with_an_informative_repr():
     layer = layers.Dense(5, activation="relu", name="hidden")
     assert isinstance(layer, torch.nn.Module)

@@ -546,11 +546,15 @@ class Layer(nn.Module):
         return added + [penalty(getattr(layer, name)) for layer in layers for name, penalty in layer._penalties]
 
     def apply_constraints(self):
-        """Project every constrained weight back onto its constraint (called after each optimizer step)."""
+        """Project every constrained weight that trains back onto its constraint (called after each optimizer step).
+        A frozen weight is left as it is, as Keras constrains only the weights its optimizer updates: MaxNorm, say,
+        would otherwise shrink it by a factor of `norm / (norm + 1e-7)` at every step."""
         with torch.no_grad():
             for layer in [m for m in self.modules() if isinstance(m, Layer)]:
                 for name, constraint in layer._constraints:
                     weight = getattr(layer, name)
+                    if not weight.requires_grad:
+                        continue
                     layout = next(e[1] for e in layer._weight_entries if e[0] == name)
                     value = weight.permute(_inverse(layout)) if layout is not None else weight
                     value = constraint(value)

@@ -20,7 +20,7 @@ def get_compile_config(model):
                 "loss_weights": serialization.serialize_keras_object(args.get("loss_weights")),
                 "metrics": serialization.serialize_keras_object(args.get("metrics")),
                 "weighted_metrics": serialization.serialize_keras_object(args.get("weighted_metrics")),
-                "run_eagerly": False, "steps_per_execution": 1,
+                "run_eagerly": getattr(model, "_run_eagerly", False), "steps_per_execution": 1,
                 "jit_compile": getattr(model, "_jit_compile", False)}
     except (TypeError, ValueError) as error:
         warnings.warn(f"The model's compile arguments cannot be saved ({error}); the file will hold an uncompiled "
@@ -36,4 +36,5 @@ def compile_from_config(model, config):
     values = serialization.deserialize_value(config)
     model.compile(optimizer=values.get("optimizer") or "rmsprop", loss=values.get("loss"),
                   loss_weights=values.get("loss_weights"), metrics=values.get("metrics"),
-                  weighted_metrics=values.get("weighted_metrics"), jit_compile=values.get("jit_compile") is True)
+                  weighted_metrics=values.get("weighted_metrics"), jit_compile=values.get("jit_compile") is True,
+                  run_eagerly=values.get("run_eagerly") is True)

@@ -18,7 +18,7 @@ from deepglass.distribution import distribution_lib, training_run
 from deepglass.layers import layer as layer_module
 from deepglass.layers.layer import Layer, checked_calls, new_weights_on
 from deepglass.mixed_precision import autocast as mixed_autocast
-from deepglass.training import default_callbacks, jit, rng_state
+from deepglass.training import default_callbacks, jit, rng_state, step_graphs
 from deepglass.training.array_data import split_validation
 from deepglass.training.data_adapters import adapt, is_array_data
 from deepglass.training.last_check import LastCheck
@@ -66,6 +66,8 @@ class Trainer(LegacyTrainingMethods):
         self._jit_compile = False
         self._prepared_batch_kind = None  # the batches the one-batch forms last checked (see _prepare_for_batches_like)
         self._jit_forward = None  # compile(jit_compile=True): the compiled forward that steps call instead of self
+        self._run_eagerly = False
+        self._step_graphs = None  # on a GPU, the CUDA graphs that replay training steps (see step_graphs)
         self._last_check = LastCheck()  # the last checked forward pass (see _checked_few)
         self._trainable_changes_seen = None  # `trainable` assignments counted at the last _follow_trainable_weights
 
@@ -86,9 +88,12 @@ class Trainer(LegacyTrainingMethods):
             jit_compile: True runs the forward (and backward) pass of fit, evaluate and predict through
                 `torch.compile` (the first batch of each kind compiles); `"auto"` and False run eagerly, which is
                 the fast path for small models and the default, as in Keras on PyTorch.
-            run_eagerly, steps_per_execution: accepted for Keras compatibility; deepglass runs one step at a time.
+            run_eagerly: True runs every training step op by op, also on a GPU, where steps are otherwise replayed
+                from CUDA graphs (see `deepglass.training.step_graphs`): for debugging a layer's `call` in Python.
+            steps_per_execution: accepted for Keras compatibility; deepglass runs one step at a time.
         """
         self._jit_compile = jit_compile is True
+        self.run_eagerly = run_eagerly
         self._jit_forward = jit.CompiledForward(self) if self._jit_compile else None
         self.optimizer = optimizers_module.get(optimizer)
         # --- mixed precision: float16 gradients underflow without loss scaling (Keras wraps the optimizer here too)
@@ -116,6 +121,16 @@ class Trainer(LegacyTrainingMethods):
         """`compile` again with the arguments of `get_compile_config()`."""
         from deepglass.saving import compile_config
         compile_config.compile_from_config(self, config)
+
+    @property
+    def run_eagerly(self):
+        """Whether training steps run op by op, never from a CUDA graph (set by `compile`, or here)."""
+        return self._run_eagerly
+
+    @run_eagerly.setter
+    def run_eagerly(self, value):
+        self._run_eagerly = bool(value)
+        self._step_graphs = None
 
     def _output_names(self):
         outputs = getattr(self, "outputs", None)
@@ -295,27 +310,45 @@ class Trainer(LegacyTrainingMethods):
 
     def _train_step(self, x, y, sample_weight, call_kwargs):
         # Several processes train with ParallelRun.train_step (deepglass.distribution), the same step on a share.
+        graphs = self._step_graphs
+        replayed = None if graphs is None else graphs.run(x, y, sample_weight, call_kwargs)
+        if replayed is None:
+            self.optimizer.zero_grad()
+            loss, parts, y, y_pred = self._forward_backward(x, y, sample_weight, call_kwargs)
+        else:
+            loss, parts, y, y_pred = replayed
+            loss = loss.clone()  # the graph's own loss tensor is written again by the next step
+        # For callbacks that record per-step losses, without a host sync. A plain attribute: nn.Module's __setattr__
+        # looks for parameters, buffers and modules first, at a cost that shows in small models' steps.
+        object.__setattr__(self, "_step_loss", loss)
+        self._apply_update()
+        self._update_metrics(loss, parts, y, y_pred, sample_weight)
+
+    def _forward_backward(self, x, y, sample_weight, call_kwargs):
+        """Forward pass, loss and backward pass of a training step: `(detached loss, per-output losses, targets,
+        outputs)`. The gradients add to the weights' `grad` (set to None before, they are written)."""
         y = self._targets(y)
         y_pred = self._loss_outputs((self._jit_forward or self)(x, **call_kwargs))  # under torch.autocast if mixed
         loss, parts = self._compiled_loss(y, y_pred, sample_weight)
         loss = self._add_penalties(loss)
-        # For callbacks that record per-step losses, without a host sync. A plain attribute: nn.Module's __setattr__
-        # looks for parameters, buffers and modules first, at a cost that shows in small models' steps.
-        step_loss = loss.detach()  # also what the running mean adds: one detach a step, not two
-        object.__setattr__(self, "_step_loss", step_loss)
-        self._minimize(loss)
-        self._update_metrics(step_loss, parts, y, y_pred, sample_weight)
+        self.optimizer.scale_loss(loss).backward()  # the loss itself unless loss scaling is on (float16)
+        return loss.detach(), parts, y, y_pred
 
     def _loss_outputs(self, y_pred):
         """The model's outputs as the loss and the metrics take them: float32 under mixed precision."""
         return mixed_autocast.float32_outputs(y_pred) if self._half_outputs else y_pred
 
     def _minimize(self, loss):
-        """One optimizer update along the gradient of `loss`; every training step goes through here (fit's, the
-        multi-process one in deepglass.distribution, lr_find's). A LossScaleOptimizer (mixed_float16) scales the
-        loss before the backward pass, then unscales the gradients and skips the update when one is not finite."""
+        """One optimizer update along the gradient of `loss`, as the multi-process step (deepglass.distribution) and
+        lr_find take it (fit's own step does the same in two parts, so that a CUDA graph can hold the first: see
+        `_forward_backward`). A LossScaleOptimizer (mixed_float16) scales the loss before the backward pass, then
+        unscales the gradients and skips the update when one is not finite."""
         self.optimizer.zero_grad()
         self.optimizer.scale_loss(loss).backward()  # the loss itself unless loss scaling is on (float16)
+        self._apply_update()
+
+    def _apply_update(self):
+        """The optimizer's update from the weights' gradients, then the constraints."""
         self.optimizer.step()
         if self._constrained:
             self.apply_constraints()
@@ -387,6 +420,7 @@ class Trainer(LegacyTrainingMethods):
             self._prepared = True
         else:
             self.optimizer.follow_weights()  # the model may have moved since it was built
+        self._step_graphs = step_graphs.for_model(self, self._run_device())
 
     def _warn_about_nans(self, nans):
         """Warn when `count_nans` found NaN values in x (an int, or a tensor to read now)."""

@@ -1,0 +1,186 @@
+"""Training steps replayed from CUDA graphs.
+
+On a GPU a small model's training step waits on the CPU, which launches its kernels one by one: W5's 32-64-64-1 MLP
+spends about 0.9 ms a step launching a few microseconds of GPU work. A CUDA graph records the kernels of the step's
+forward pass, loss and backward pass once, and replays them all with one launch.
+
+What a graph holds: the forward pass, the loss, the weight penalties and the backward pass, from batches copied into
+the graph's own input tensors. What stays outside, run as always: the optimizer's update (its learning rate, and
+Adam's epsilon correction, are computed in Python at each step, as Keras computes them), the constraints and the
+metrics (a metric of the user's may read values on the host).
+
+When: on CUDA (not ROCm), unless `compile(run_eagerly=True)` or `jit_compile=True`, mixed precision, a distributed
+run, a stateful layer, or a layer with a seed of its own (its generator would replay one mask). Each kind of batch
+(shapes and dtypes) is recorded at its third step: the two before it run eagerly, which warms up what is made
+lazily (cuDNN's choice of algorithms, cuBLAS's handles, the optimizer's state). Two kinds are recorded at most: full
+batches and an epoch's last one; any other runs eagerly. So does a step while a hook is set on the model's layers or
+weights (the steps that `deepglass.insight.Monitor` samples): a replay would not call it. A step that cannot be recorded (one that reads a value on
+the host, or draws from a generator torch cannot replay) makes the model train eagerly from then on, with the same
+results. As in Keras's graph mode (`tf.function`), Python code in a layer's `call` that is not torch work (a print, a
+counter) runs when a graph is recorded, not at each replay: `run_eagerly=True` runs it at every step.
+"""
+import warnings
+
+import torch
+
+from deepglass.layers import layer as layer_module
+from deepglass.optimizers import LossScaleOptimizer
+from deepglass.utils import tree
+
+_module_hooks = torch.nn.modules.module
+_GLOBAL_HOOKS = (_module_hooks._global_forward_hooks, _module_hooks._global_forward_pre_hooks,
+                 _module_hooks._global_backward_hooks, _module_hooks._global_backward_pre_hooks)
+WARM_UP_STEPS = 2  # eager steps of a kind of batch before its graph is recorded
+MOST_GRAPHS = 2  # full batches and an epoch's last, smaller one
+
+
+def for_model(model, device):
+    """A `StepGraphs` for `model`'s training steps on `device`, or None where they run eagerly (see above)."""
+    if device.type != "cuda" or torch.version.hip or model._run_eagerly or model._jit_compile or \
+            model.dtype_policy.name.startswith("mixed") or model._distributed is not None or \
+            isinstance(model.optimizer, LossScaleOptimizer):
+        return None
+    for module in model.modules():
+        if getattr(module, "stateful", False) is True or getattr(module, "seed", None) is not None:
+            return None
+    current = model._step_graphs
+    return current if isinstance(current, StepGraphs) and current.device == device else StepGraphs(model, device)
+
+
+class StepGraphs:
+    """The recorded training steps of one model, one CUDA graph per kind of batch."""
+
+    def __init__(self, model, device):
+        self.model = model
+        self.device = device
+        self.graphs = {}  # kind of batch -> _Graph
+        self.eager_steps = {}  # kind of batch -> eager steps run so far
+        self.failure = None  # why recording failed, after which every step runs eagerly
+        self._pool = None  # the graphs' shared memory pool: they never run at the same time
+        self._graphed_for = None  # what the graphs were recorded for (see _recorded_for)
+        self._tensors = []  # the model's weights and buffers when the graphs were recorded
+        self._modules = list(model.modules())
+        self._weights = list(model.parameters())
+
+    def __reduce__(self):
+        # A copy or a pickle of the model (copy.deepcopy, torch.save) leaves the graphs behind: they hold the
+        # original's memory, and the copy records its own at its first steps.
+        return _nothing, ()
+
+    def run(self, x, y, sample_weight, call_kwargs):
+        """Train the forward and backward pass of one step from a graph: `(loss, per-output losses, targets,
+        outputs)`, or None where the step must run eagerly (its weights' gradients are then not set)."""
+        kind = _kind(x, y, sample_weight, call_kwargs)
+        if kind is None or self.failure is not None or self._hooks_set():
+            return None
+        if self.graphs and self._graphed_for != self._recorded_for():  # other weights, or other trainable ones
+            self.graphs, self.eager_steps, self._pool = {}, {}, None
+        graph = self.graphs.get(kind)
+        if graph is not None:
+            return graph.replay(x, y, sample_weight)
+        seen = self.eager_steps.get(kind, 0)
+        if seen < WARM_UP_STEPS or len(self.graphs) >= MOST_GRAPHS:
+            self.eager_steps[kind] = seen + 1
+            return None
+        graph = self._record(x, y, sample_weight, call_kwargs)
+        if graph is None:
+            return None
+        self.graphs[kind] = graph
+        return graph.replay(x, y, sample_weight)
+
+    def _hooks_set(self):
+        """Whether a hook is set on the model's modules or weights, or on every module: a replayed step would not call
+        it, so such a step runs eagerly (the Monitor of deepglass.insight sets hooks for the steps it samples)."""
+        return any(_GLOBAL_HOOKS) or any(
+            m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
+            for m in self._modules) or any(w._post_accumulate_grad_hooks or w._backward_hooks for w in self._weights)
+
+    def _recorded_for(self):
+        """What a graph's validity rests on: which weights train, the torch optimizer (built again when weights move
+        or change) and where every weight and buffer lives (a graph reads and writes those addresses)."""
+        model = self.model
+        return (layer_module._trainable_changes[0], id(model.optimizer.torch_optimizer),
+                tuple(t.data_ptr() for t in self._tensors))
+
+    def _record(self, x, y, sample_weight, call_kwargs):
+        model = self.model
+        inputs = [t.clone() for t in tree.flatten((x, y, sample_weight)) if t is not None]
+        static_x, static_y, static_weight = _pack((x, y, sample_weight), inputs)
+        model.optimizer.zero_grad()  # the backward pass then writes the gradients, rather than adding to them
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.device(self.device), \
+                    torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
+                outputs = model._forward_backward(static_x, static_y, static_weight, call_kwargs)
+        except Exception as error:  # noqa: BLE001 - the step runs eagerly instead, and raises the model's own errors
+            _free_generators(self.device)
+            model.optimizer.zero_grad()
+            self.failure = f"{type(error).__name__}: {error}"
+            self.graphs, self._pool = {}, None
+            return None
+        self._pool = graph.pool()
+        self._tensors = list(model.parameters()) + list(model.buffers())
+        self._graphed_for = self._recorded_for()
+        gradients = [(p, p.grad) for p in model.optimizer.updated_weights if p.grad is not None]
+        return _Graph(graph, inputs, outputs, gradients)
+
+
+class _Graph:
+    """One recorded step: its input tensors, its outputs and the gradients it writes."""
+
+    def __init__(self, graph, inputs, outputs, gradients):
+        self.graph = graph
+        self.inputs = inputs
+        self.outputs = outputs
+        self.weights = [p for p, _ in gradients]
+        self.gradients = [g for _, g in gradients]
+
+    def replay(self, x, y, sample_weight):
+        torch._foreach_copy_(self.inputs, [t for t in tree.flatten((x, y, sample_weight)) if t is not None])
+        self.graph.replay()
+        weights = self.weights
+        if weights and weights[0].grad is not self.gradients[0]:  # an eager step, or another graph, set others
+            for weight, gradient in zip(weights, self.gradients):
+                weight.grad = gradient
+        return self.outputs
+
+
+def _nothing():
+    return None
+
+
+def _free_generators(device):
+    """After a recording that failed: torch marks the device's random generator as recording when a recording begins,
+    and marks it free when one ends well, so a failed one leaves every later random draw failing ("Offset increment
+    outside graph capture"). Recording an empty graph marks it free again."""
+    with warnings.catch_warnings(), torch.cuda.device(device):
+        warnings.simplefilter("ignore")  # torch's warning that the graph is empty
+        with torch.cuda.graph(torch.cuda.CUDAGraph()):
+            pass
+
+
+def _kind(x, y, sample_weight, call_kwargs):
+    """What a graph is recorded for: the nesting of the batch, the shapes, dtypes and devices of its tensors, and the
+    call's arguments; None where the batch holds anything but tensors."""
+    try:
+        return _describe((x, y, sample_weight)), tuple(sorted(call_kwargs.items()))
+    except TypeError:
+        return None
+
+
+def _describe(batch):
+    if type(batch) is torch.Tensor:
+        return batch.shape, batch.dtype, batch.device
+    if batch is None:
+        return None
+    if isinstance(batch, (list, tuple)):
+        return (type(batch),) + tuple(_describe(item) for item in batch)
+    if isinstance(batch, dict):
+        return (dict,) + tuple((key, _describe(item)) for key, item in batch.items())
+    raise TypeError(f"not a tensor: {type(batch).__name__}")
+
+
+def _pack(batch, tensors):
+    """`batch` (x, y, sample_weight) with its tensors replaced by `tensors`, in order; None stays None."""
+    tensors = iter(tensors)
+    return tree.map_structure(lambda t: None if t is None else next(tensors), batch)

@@ -1,0 +1,215 @@
+"""Training steps replayed from CUDA graphs (deepglass.training.step_graphs): the same training as eager steps."""
+import copy
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import deepglass
+from deepglass import layers
+from deepglass.training import step_graphs
+
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+
+
+def _mlp(extra=(), seed=0):
+    deepglass.utils.set_random_seed(seed)
+    return deepglass.Sequential([
+        layers.Input((20,)),
+        layers.Dense(32, activation="relu", kernel_regularizer=deepglass.regularizers.L2(1e-3),
+                     kernel_constraint=deepglass.constraints.MaxNorm(2.0)),
+        layers.BatchNormalization(),
+        *extra,
+        layers.Dense(4, activation="softmax"),
+    ])
+
+
+def _data(count=1000, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(count, 20)).astype("float32")
+    return x, (x[:, :4].argmax(axis=1)).astype("int64")
+
+
+def _twins(build, **compile_args):
+    """The same model twice, with the same weights: one compiled with run_eagerly=True."""
+    models = []
+    for eager in (False, True):
+        model = build()
+        model.compile(run_eagerly=eager, **compile_args)
+        models.append(model)
+    models[1].set_weights(models[0].get_weights())
+    return models
+
+
+class _StepLosses(deepglass.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.losses = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses.append(logs["loss"])
+
+
+def _fit_both(models, x, y, epochs=3, batch_size=128):
+    results = []
+    for model in models:
+        deepglass.utils.set_random_seed(11)  # the same order of batches for both
+        recorder = _StepLosses()
+        history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[recorder])
+        results.append((history.history, recorder.losses, [w.copy() for w in model.get_weights()]))
+    return results
+
+
+def _assert_same_training(graphed, eager):
+    (history, losses, weights), (eager_history, eager_losses, eager_weights) = graphed, eager
+    assert history.keys() == eager_history.keys()
+    for name in history:
+        np.testing.assert_allclose(history[name], eager_history[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-5, atol=1e-6)
+    for w, e in zip(weights, eager_weights):
+        np.testing.assert_allclose(w, e, rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture
+def on_the_cpu():
+    deepglass.config.set_device("cpu")
+    yield
+    deepglass.config.set_device(None)
+
+
+def test_graphs_are_for_cuda_alone(on_the_cpu):
+    model = _mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    assert step_graphs.for_model(model, torch.device("cpu")) is None
+    model.fit(*_data(64), verbose=0)
+    assert model._step_graphs is None
+
+
+def test_run_eagerly_is_kept_and_saved():
+    model = _mlp()
+    model.compile(optimizer="adam", loss="mse", run_eagerly=True)
+    assert model.run_eagerly is True
+    assert model.get_compile_config()["run_eagerly"] is True
+    model.run_eagerly = False
+    assert model.get_compile_config()["run_eagerly"] is False
+
+
+def test_a_copy_of_a_model_leaves_its_graphs_behind():
+    model = _mlp()
+    model.compile(optimizer="adam", loss="mse")
+    model._step_graphs = step_graphs.StepGraphs(model, torch.device("cuda"))  # made, not recorded: no GPU needed
+    assert copy.deepcopy(model)._step_graphs is None
+    assert pickle.loads(pickle.dumps(model))._step_graphs is None
+    assert isinstance(model._step_graphs, step_graphs.StepGraphs)
+
+
+def test_a_step_with_hooks_set_is_not_replayed():
+    model = _mlp()
+    model.compile(optimizer="adam", loss="mse")
+    graphs = step_graphs.StepGraphs(model, torch.device("cuda"))
+    assert not graphs._hooks_set()
+    for register in (lambda: model.layers[0].register_forward_hook(lambda *_: None),
+                     lambda: model.layers[1].register_forward_pre_hook(lambda *_: None),
+                     lambda: model.layers[0].kernel.register_post_accumulate_grad_hook(lambda _: None),
+                     lambda: torch.nn.modules.module.register_module_forward_hook(lambda *_: None)):
+        handle = register()
+        assert graphs._hooks_set()
+        handle.remove()
+        assert not graphs._hooks_set()
+
+
+def test_a_kind_of_batch_is_its_nesting_shapes_and_dtypes():
+    x, y = torch.zeros(8, 3), torch.zeros(8, dtype=torch.int64)
+    kind = step_graphs._kind(x, y, None, {"training": True})
+    assert kind == step_graphs._kind(torch.ones(8, 3), y, None, {"training": True})
+    assert kind != step_graphs._kind(torch.zeros(7, 3), y[:7], None, {"training": True})
+    assert kind != step_graphs._kind(x, y.float(), None, {"training": True})
+    assert kind != step_graphs._kind({"a": x}, y, None, {"training": True})
+    assert kind != step_graphs._kind(x, y, torch.ones(8), {"training": True})
+    assert step_graphs._kind([x, 3], y, None, {}) is None
+
+
+@needs_gpu
+def test_graphed_training_equals_eager_training():
+    """Regularizer, constraint, batch norm's moving averages, an epoch's smaller last batch and per-batch logs."""
+    models = _twins(_mlp, optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    graphed, eager = _fit_both(models, *_data())
+    assert len(models[0]._step_graphs.graphs) == 2  # full batches from the first epoch, the last batch's from the 3rd
+    assert models[1]._step_graphs is None
+    _assert_same_training(graphed, eager)
+
+
+@needs_gpu
+def test_an_lstm_trains_from_a_graph_as_eagerly():
+    def build():
+        deepglass.utils.set_random_seed(3)
+        return deepglass.Sequential([layers.Input((12, 6)), layers.LSTM(16), layers.Dense(1)])
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(256, 12, 6)).astype("float32")
+    models = _twins(build, optimizer=deepglass.optimizers.SGD(0.05, momentum=0.9), loss="mse")
+    graphed, eager = _fit_both(models, x, x[:, -1, :1], epochs=2, batch_size=32)
+    assert models[0]._step_graphs.graphs and models[0]._step_graphs.failure is None
+    _assert_same_training(graphed, eager)
+
+
+@needs_gpu
+def test_dropout_draws_a_new_mask_at_each_replay():
+    model = _mlp([layers.Dropout(0.5)])
+    model.compile(optimizer=deepglass.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
+    x, y = _data(64)
+    losses = [model.train_on_batch(x, y) for _ in range(8)]
+    assert model._step_graphs.graphs
+    replayed = losses[step_graphs.WARM_UP_STEPS:]
+    assert len(set(replayed)) == len(replayed)  # the weights do not change: only the masks do
+
+
+@needs_gpu
+def test_a_seeded_layer_trains_eagerly():
+    model = _mlp([layers.Dropout(0.5, seed=7)])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(*_data(256), epochs=2, verbose=0)
+    assert model._step_graphs is None
+
+
+class _ReadsTheHost(layers.Layer):
+    def call(self, inputs):
+        return inputs * float(inputs.abs().max() > 0)  # a host read: no graph can hold it
+
+
+@needs_gpu
+def test_a_step_that_reads_the_host_trains_eagerly_with_the_same_results():
+    models = _twins(lambda: _mlp([_ReadsTheHost()]), optimizer="adam", loss="sparse_categorical_crossentropy")
+    graphed, eager = _fit_both(models, *_data(512))
+    assert models[0]._step_graphs.failure is not None and not models[0]._step_graphs.graphs
+    _assert_same_training(graphed, eager)
+    torch.randperm(10, device="cuda")  # the failed recording left torch's random generator usable
+
+
+@needs_gpu
+def test_freezing_a_layer_records_the_step_again():
+    model = _mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = _data(512)
+    model.fit(x, y, epochs=2, verbose=0)
+    first = model.layers[0]
+    first.trainable = False
+    frozen = [w.copy() for w in first.get_weights()]
+    others = [w.copy() for w in model.layers[-1].get_weights()]
+    model.fit(x, y, epochs=2, verbose=0)
+    for before, after in zip(frozen, first.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    assert any(not np.array_equal(before, after) for before, after in zip(others, model.layers[-1].get_weights()))
+    assert model._step_graphs.graphs
+
+
+@needs_gpu
+def test_the_monitor_samples_its_steps_eagerly_between_replayed_ones():
+    model = _mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    monitor = deepglass.insight.Monitor(every_n_steps=3)
+    model.fit(*_data(512), epochs=2, batch_size=64, verbose=0, callbacks=[monitor])  # 8 steps per epoch
+    assert model._step_graphs.graphs
+    history = monitor.history
+    assert history["steps"] == [0, 3, 6, 9, 12, 15]
+    first = history["layers"][model.layers[0].name]
+    assert all(norm is not None and norm > 0 for norm in first["grad_norm"])
