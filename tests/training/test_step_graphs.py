@@ -118,6 +118,20 @@ def test_a_step_with_hooks_set_is_not_replayed():
         assert not graphs._hooks_set()
 
 
+def test_graphs_a_fit_has_not_replayed_make_room():
+    model = _mlp()
+    model.compile(optimizer="adam", loss="mse")
+    graphs = step_graphs.StepGraphs(model, torch.device("cuda"))
+    graphs.graphs, graphs._pool = {"batches of 32": object(), "batches of 8": object()}, ("pool", 1)
+    graphs.start_fit()
+    graphs._replayed.add("batches of 32")
+    graphs._drop_unreplayed()
+    assert list(graphs.graphs) == ["batches of 32"] and graphs._pool == ("pool", 1)
+    graphs.start_fit()
+    graphs._drop_unreplayed()
+    assert graphs.graphs == {} and graphs._pool is None
+
+
 def test_a_kind_of_batch_is_its_nesting_shapes_and_dtypes():
     x, y = torch.zeros(8, 3), torch.zeros(8, dtype=torch.int64)
     kind = step_graphs._kind(x, y, None, {"training": True})
@@ -213,3 +227,15 @@ def test_the_monitor_samples_its_steps_eagerly_between_replayed_ones():
     assert history["steps"] == [0, 3, 6, 9, 12, 15]
     first = history["layers"][model.layers[0].name]
     assert all(norm is not None and norm > 0 for norm in first["grad_norm"])
+
+
+@needs_gpu
+def test_a_new_batch_size_gets_a_graph_in_a_later_fit():
+    model = _mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = _data(500)
+    model.fit(x, y, epochs=3, batch_size=64, verbose=0)  # 7 batches of 64 and one of 52: two graphs
+    assert len(model._step_graphs.graphs) == 2
+    model.fit(x, y, epochs=1, batch_size=100, verbose=0)
+    [(shapes, _)] = model._step_graphs.graphs.items()
+    assert shapes[0][1][0][0] == 100  # x's batch axis

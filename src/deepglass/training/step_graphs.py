@@ -13,7 +13,8 @@ When: on CUDA (not ROCm), unless `compile(run_eagerly=True)` or `jit_compile=Tru
 run, a stateful layer, or a layer with a seed of its own (its generator would replay one mask). Each kind of batch
 (shapes and dtypes) is recorded at its third step: the two before it run eagerly, which warms up what is made
 lazily (cuDNN's choice of algorithms, cuBLAS's handles, the optimizer's state). Two kinds are recorded at most: full
-batches and an epoch's last one; any other runs eagerly. So does a step while a hook is set on the model's layers or
+batches and an epoch's last one; another kind runs eagerly, unless a graph that the current `fit` has not replayed
+makes room for it (a new batch size, say). So does a step while a hook is set on the model's layers or
 weights (the steps that `deepglass.insight.Monitor` samples): a replay would not call it. A step that cannot be recorded (one that reads a value on
 the host, or draws from a generator torch cannot replay) makes the model train eagerly from then on, with the same
 results. As in Keras's graph mode (`tf.function`), Python code in a layer's `call` that is not torch work (a print, a
@@ -61,11 +62,17 @@ class StepGraphs:
         self._tensors = []  # the model's weights and buffers when the graphs were recorded
         self._modules = list(model.modules())
         self._weights = list(model.parameters())
+        self._replayed = set()  # the kinds of batch replayed since the current fit began
 
     def __reduce__(self):
         # A copy or a pickle of the model (copy.deepcopy, torch.save) leaves the graphs behind: they hold the
         # original's memory, and the copy records its own at its first steps.
         return _nothing, ()
+
+    def start_fit(self):
+        """Begin counting the kinds of batch a `fit` replays: a graph it does not replay may make room for a new kind
+        (another batch size, say)."""
+        self._replayed = set()
 
     def run(self, x, y, sample_weight, call_kwargs):
         """Train the forward and backward pass of one step from a graph: `(loss, per-output losses, targets,
@@ -75,18 +82,30 @@ class StepGraphs:
             return None
         if self.graphs and self._graphed_for != self._recorded_for():  # other weights, or other trainable ones
             self.graphs, self.eager_steps, self._pool = {}, {}, None
-        graph = self.graphs.get(kind)
-        if graph is not None:
-            return graph.replay(x, y, sample_weight)
+        graph = self.graphs.get(kind) or self._recorded_when_due(kind, x, y, sample_weight, call_kwargs)
+        if graph is None:
+            return None
+        self._replayed.add(kind)
+        return graph.replay(x, y, sample_weight)
+
+    def _recorded_when_due(self, kind, x, y, sample_weight, call_kwargs):
+        """A new graph for `kind` if its warm-up steps are over and there is room for it, else None (an eager step)."""
         seen = self.eager_steps.get(kind, 0)
+        if seen >= WARM_UP_STEPS and len(self.graphs) >= MOST_GRAPHS:
+            self._drop_unreplayed()
         if seen < WARM_UP_STEPS or len(self.graphs) >= MOST_GRAPHS:
             self.eager_steps[kind] = seen + 1
             return None
         graph = self._record(x, y, sample_weight, call_kwargs)
-        if graph is None:
-            return None
-        self.graphs[kind] = graph
-        return graph.replay(x, y, sample_weight)
+        if graph is not None:
+            self.graphs[kind] = graph
+        return graph
+
+    def _drop_unreplayed(self):
+        """Drop the graphs that this `fit` has not replayed."""
+        self.graphs = {kind: graph for kind, graph in self.graphs.items() if kind in self._replayed}
+        if not self.graphs:
+            self._pool = None  # a pool lives while a graph recorded into it does: the next one starts its own
 
     def _hooks_set(self):
         """Whether a hook is set on the model's modules or weights, or on every module: a replayed step would not call

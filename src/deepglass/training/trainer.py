@@ -199,6 +199,8 @@ class Trainer(LegacyTrainingMethods):
             raise ValueError("fit() needs targets y for the loss; got none.")
         val = self._validation_data(validation_data, validation_batch_size or batch_size, device)
         self._prepare(train)
+        if self._step_graphs is not None:
+            self._step_graphs.start_fit()
         self._warn_about_nans(train.count_nans())
         steps = steps_per_epoch or train.steps
         callback_list = CallbackList([callbacks, default_callbacks.create(verbose=verbose)], add_history=True,
