@@ -197,7 +197,8 @@ def tensor_dataset(workload):
 
 CONTENDERS = {"deepglass": deepglass_defaults, "deepglass (run_eagerly)": deepglass_eager,
               "deepglass (jit_compile)": deepglass_jit, "deepglass (mixed_float16)": deepglass_mixed,
-              "torch (tutorial)": torch_tutorial, "torch (tuned)": torch_tuned, "keras 3": keras3, "lightning": lightning}
+              "torch (tutorial)": torch_tutorial, "torch (tuned)": torch_tuned, "keras 3": keras3,
+              "lightning": lightning}
 BASELINE = "torch (tutorial)"
 TUNED = "torch (tuned)"  # the ceiling: the fastest loop written by hand
 # Contenders measured on a GPU alone, and why.

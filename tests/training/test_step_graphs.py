@@ -118,18 +118,57 @@ def test_a_step_with_hooks_set_is_not_replayed():
         assert not graphs._hooks_set()
 
 
-def test_graphs_a_fit_has_not_replayed_make_room():
+class _FakeGraph:
+    """Stands for a recorded graph, so that the bookkeeping around recording can be tested without a GPU."""
+
+    def replay(self, x, y, sample_weight):
+        return "replayed"
+
+
+@pytest.fixture
+def bookkeeping(monkeypatch):
+    """StepGraphs of a built model, whose recordings make _FakeGraphs (counted in `recordings`)."""
     model = _mlp()
     model.compile(optimizer="adam", loss="mse")
+    model.optimizer.build(model.trainable_weights)
     graphs = step_graphs.StepGraphs(model, torch.device("cuda"))
-    graphs.graphs, graphs._pool = {"batches of 32": object(), "batches of 8": object()}, ("pool", 1)
+    graphs.recordings = []
+    monkeypatch.setattr(graphs, "_record", lambda x, *_: graphs.recordings.append(len(x)) or _FakeGraph())
+    return model, graphs
+
+
+def _steps(graphs, batch_sizes):
+    return [graphs.run(torch.zeros(n, 20), torch.zeros(n, 4), None, {"training": True}) for n in batch_sizes]
+
+
+def test_a_kind_of_batch_is_recorded_after_its_warm_up_steps(bookkeeping):
+    _, graphs = bookkeeping
+    assert _steps(graphs, [32, 32, 8, 32, 32, 8, 8, 32]) == [None, None, None, "replayed", "replayed", None,
+                                                            "replayed", "replayed"]
+    assert graphs.recordings == [32, 8]
+
+
+def test_a_state_that_changes_at_every_step_is_never_recorded(bookkeeping):
+    model, graphs = bookkeeping
+    for step in range(6):
+        model.layers[0].trainable = step % 2 == 0  # as a GAN's loop freezes and unfreezes its discriminator
+        assert _steps(graphs, [32]) == [None]
+    assert graphs.recordings == []
+    _steps(graphs, [32, 32, 32])  # three steps in one state: recorded at the third
+    assert graphs.recordings == [32]
+    model.layers[0].trainable = True
+    assert _steps(graphs, [32]) == [None] and graphs.graphs == {}  # dropped: the state changed
+
+
+def test_a_third_kind_waits_for_a_graph_the_current_fit_has_not_replayed(bookkeeping):
+    _, graphs = bookkeeping
     graphs.start_fit()
-    graphs._replayed.add("batches of 32")
-    graphs._drop_unreplayed()
-    assert list(graphs.graphs) == ["batches of 32"] and graphs._pool == ("pool", 1)
+    _steps(graphs, [32, 32, 32, 8, 8, 8, 16, 16, 16, 16])
+    assert graphs.recordings == [32, 8]  # no room for batches of 16 while this fit replays the other two
     graphs.start_fit()
-    graphs._drop_unreplayed()
-    assert graphs.graphs == {} and graphs._pool is None
+    assert _steps(graphs, [16]) == ["replayed"] and graphs.recordings == [32, 8, 16]
+    assert list(graphs.graphs) == [step_graphs._kind(torch.zeros(16, 20), torch.zeros(16, 4), None,
+                                                     {"training": True})]
 
 
 def test_a_kind_of_batch_is_its_nesting_shapes_and_dtypes():

@@ -14,11 +14,13 @@ run, a stateful layer, or a layer with a seed of its own (its generator would re
 (shapes and dtypes) is recorded at its third step: the two before it run eagerly, which warms up what is made
 lazily (cuDNN's choice of algorithms, cuBLAS's handles, the optimizer's state). Two kinds are recorded at most: full
 batches and an epoch's last one; another kind runs eagerly, unless a graph that the current `fit` has not replayed
-makes room for it (a new batch size, say). So does a step while a hook is set on the model's layers or
-weights (the steps that `deepglass.insight.Monitor` samples): a replay would not call it. A step that cannot be recorded (one that reads a value on
-the host, or draws from a generator torch cannot replay) makes the model train eagerly from then on, with the same
-results. As in Keras's graph mode (`tf.function`), Python code in a layer's `call` that is not torch work (a print, a
-counter) runs when a graph is recorded, not at each replay: `run_eagerly=True` runs it at every step.
+makes room for it (a new batch size, say). A change of which weights train, of the optimizer or of where a weight
+lives drops the graphs and counts the warm-up steps again. A step runs eagerly while a hook is set on the model's
+layers or weights (the steps that `deepglass.insight.Monitor` samples): a replay would not call it. A step that
+cannot be recorded (one that reads a value on the host, or draws from a generator torch cannot replay) makes the
+model train eagerly from then on, with the same results. As in Keras's graph mode (`tf.function`), Python code in a
+layer's `call` that is not torch work (a print, a counter) runs when a graph is recorded, not at each replay:
+`run_eagerly=True` runs it at every step.
 """
 import warnings
 
@@ -58,11 +60,8 @@ class StepGraphs:
         self.eager_steps = {}  # kind of batch -> eager steps run so far
         self.failure = None  # why recording failed, after which every step runs eagerly
         self._pool = None  # the graphs' shared memory pool: they never run at the same time
-        self._graphed_for = None  # what the graphs were recorded for (see _recorded_for)
-        self._tensors = []  # the model's weights and buffers when the graphs were recorded
-        self._modules = list(model.modules())
-        self._weights = list(model.parameters())
         self._replayed = set()  # the kinds of batch replayed since the current fit began
+        self._look_at_model()
 
     def __reduce__(self):
         # A copy or a pickle of the model (copy.deepcopy, torch.save) leaves the graphs behind: they hold the
@@ -80,8 +79,8 @@ class StepGraphs:
         kind = _kind(x, y, sample_weight, call_kwargs)
         if kind is None or self.failure is not None or self._hooks_set():
             return None
-        if self.graphs and self._graphed_for != self._recorded_for():  # other weights, or other trainable ones
-            self.graphs, self.eager_steps, self._pool = {}, {}, None
+        if self._state != self._current_state():
+            self._start_again()
         graph = self.graphs.get(kind) or self._recorded_when_due(kind, x, y, sample_weight, call_kwargs)
         if graph is None:
             return None
@@ -114,12 +113,26 @@ class StepGraphs:
             m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
             for m in self._modules) or any(w._post_accumulate_grad_hooks or w._backward_hooks for w in self._weights)
 
-    def _recorded_for(self):
+    def _look_at_model(self):
+        """List what the graphs depend on: the model's modules (for hooks), weights and buffers, and their state."""
+        model = self.model
+        self._modules = list(model.modules())
+        self._weights = list(model.parameters())
+        self._tensors = self._weights + list(model.buffers())
+        self._state = self._current_state()
+
+    def _current_state(self):
         """What a graph's validity rests on: which weights train, the torch optimizer (built again when weights move
         or change) and where every weight and buffer lives (a graph reads and writes those addresses)."""
-        model = self.model
-        return (layer_module._trainable_changes[0], id(model.optimizer.torch_optimizer),
+        return (layer_module._trainable_changes[0], id(self.model.optimizer.torch_optimizer),
                 tuple(t.data_ptr() for t in self._tensors))
+
+    def _start_again(self):
+        """After the state changed (see `_current_state`): no graph, and the warm-up steps counted again, so that a
+        model whose state changes at every step (a GAN's discriminator frozen and unfrozen in turn) is never
+        recorded, rather than at every third step."""
+        self.graphs, self.eager_steps, self._pool = {}, {}, None
+        self._look_at_model()
 
     def _record(self, x, y, sample_weight, call_kwargs):
         model = self.model
@@ -138,8 +151,6 @@ class StepGraphs:
             self.graphs, self._pool = {}, None
             return None
         self._pool = graph.pool()
-        self._tensors = list(model.parameters()) + list(model.buffers())
-        self._graphed_for = self._recorded_for()
         gradients = [(p, p.grad) for p in model.optimizer.updated_weights if p.grad is not None]
         return _Graph(graph, inputs, outputs, gradients)
 
