@@ -336,9 +336,11 @@ class PoisonAt(layers.Layer):
 
 
 def poisoned_model(value, at=6 + 3):
-    """Six batches per epoch: the loss is `value` at epoch 2, batch 3 (0-based)."""
+    """Six batches per epoch: the loss is `value` at epoch 2, batch 3 (0-based). Compiled with run_eagerly, since a
+    step replayed from a CUDA graph (on a GPU) would not run PoisonAt's counting."""
     model = deepglass.Sequential([deepglass.Input((4,)), PoisonAt(at, value), layers.Dense(2)])
-    return compiled(model)
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    return model
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
