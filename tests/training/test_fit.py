@@ -444,3 +444,23 @@ def test_fit_and_evaluate_check_shapes_on_two_samples_and_labels_over_the_first_
         model.fit(x, bad, batch_size=32, verbose=0)
     np.testing.assert_array_equal(np.concatenate([w.ravel() for w in model.get_weights()]),
                                   np.concatenate([w.ravel() for w in before]))
+
+
+def test_a_callback_s_predict_leaves_the_next_steps_in_training_mode():
+    model = deepglass.Sequential([deepglass.layers.Input((3,)), deepglass.layers.Dropout(0.5),
+                                  deepglass.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((32, 3), "float32"), np.zeros((32, 1), "float32")
+    modes = []
+
+    class PredictEachBatch(deepglass.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            modes.append(all(layer.training for layer in self.model.layers))
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.model.predict(x[:4], verbose=0)
+            self.model.evaluate(x[:4], y[:4], verbose=0)
+
+    model.fit(x, y, batch_size=8, verbose=0, callbacks=[PredictEachBatch()])
+    assert modes == [True] * 4
+    assert not model.training  # inference mode after fit, as before

@@ -141,6 +141,42 @@ def _steps(graphs, batch_sizes):
     return [graphs.run(torch.zeros(n, 20), torch.zeros(n, 4), None, {"training": True}) for n in batch_sizes]
 
 
+def test_a_replay_gives_every_weight_its_own_gradient_back():
+    weights = [torch.nn.Parameter(torch.zeros(2)) for _ in range(3)]
+    weights[0].grad, weights[1].grad = torch.ones(2), torch.full((2,), 2.0)  # the third gets none from the step
+    replayed = []
+    graph = step_graphs._Graph(type("Recorded", (), {"replay": lambda self: replayed.append(1)})(),
+                               [torch.zeros(1)], "outputs", weights)
+    # Another model sharing the second weight, and an eager step of another kind, set other gradients since.
+    weights[1].grad, weights[2].grad = torch.zeros(2), torch.zeros(2)
+    assert graph.replay(torch.ones(1), None, None) == "outputs" and replayed == [1]
+    assert weights[1].grad is graph.gradients[1] and weights[2].grad is None
+    assert graph.inputs[0].item() == 1.0  # the batch copied in
+
+
+def test_a_metric_class_of_the_user_keeps_steps_eager():
+    class Kept(deepglass.metrics.MeanAbsoluteError):
+        pass
+
+    x, y = _data(64)
+    for metrics, graphed in ((["mae"], True), ([Kept()], False)):
+        model = _mlp()
+        model.compile(optimizer="adam", loss="mse", metrics=metrics)
+        model.fit(x, np.eye(4, dtype="float32")[y], verbose=0)  # builds the metrics
+        assert isinstance(step_graphs.for_model(model, torch.device("cuda")), step_graphs.StepGraphs) is graphed
+
+
+def test_weights_replaced_by_new_tensors_drop_the_graphs(bookkeeping):
+    model, graphs = bookkeeping
+    graphs.start_fit()
+    _steps(graphs, [32, 32, 32])
+    assert graphs.graphs
+    state = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    model.load_state_dict(state, assign=True)
+    graphs.start_fit()
+    assert graphs.graphs == {} and graphs._tensors[0] is next(model.parameters())
+
+
 def test_a_kind_of_batch_is_recorded_after_its_warm_up_steps(bookkeeping):
     _, graphs = bookkeeping
     assert _steps(graphs, [32, 32, 8, 32, 32, 8, 8, 32]) == [None, None, None, "replayed", "replayed", None,

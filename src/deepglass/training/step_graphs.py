@@ -10,7 +10,8 @@ Adam's epsilon correction, are computed in Python at each step, as Keras compute
 metrics (a metric of the user's may read values on the host).
 
 When: on CUDA (not ROCm), unless `compile(run_eagerly=True)` or `jit_compile=True`, mixed precision, a distributed
-run, a stateful layer, or a layer with a seed of its own (its generator would replay one mask). Each kind of batch
+run, a stateful layer, a layer with a seed of its own (its generator would replay one mask), or a metric class of the
+user's (it may keep the outputs it is given, which are the graph's own tensors, written again at each replay). Each kind of batch
 (shapes and dtypes) is recorded at its third step: the two before it run eagerly, which warms up what is made
 lazily (cuDNN's choice of algorithms, cuBLAS's handles, the optimizer's state). Two kinds are recorded at most: full
 batches and an epoch's last one; another kind runs eagerly, unless a graph that the current `fit` has not replayed
@@ -46,6 +47,8 @@ def for_model(model, device):
     for module in model.modules():
         if getattr(module, "stateful", False) is True or getattr(module, "seed", None) is not None:
             return None
+    if any(not type(metric).__module__.startswith("deepglass.") for metric in model.metrics):
+        return None  # a metric of the user's may keep the outputs it is given, which the next replay overwrites
     current = model._step_graphs
     return current if isinstance(current, StepGraphs) and current.device == device else StepGraphs(model, device)
 
@@ -70,8 +73,11 @@ class StepGraphs:
 
     def start_fit(self):
         """Begin counting the kinds of batch a `fit` replays: a graph it does not replay may make room for a new kind
-        (another batch size, say)."""
+        (another batch size, say). Weights or buffers replaced by new tensors since the last fit (`load_state_dict(...,
+        assign=True)`) drop the graphs."""
         self._replayed = set()
+        if not _same_tensors(_held_tensors(self.model), self._tensors):
+            self._start_again()
 
     def run(self, x, y, sample_weight, call_kwargs):
         """Train the forward and backward pass of one step from a graph: `(loss, per-output losses, targets,
@@ -118,14 +124,15 @@ class StepGraphs:
         model = self.model
         self._modules = list(model.modules())
         self._weights = list(model.parameters())
-        self._tensors = self._weights + list(model.buffers())
+        self._tensors = _held_tensors(model)
         self._state = self._current_state()
 
     def _current_state(self):
         """What a graph's validity rests on: which weights train, the torch optimizer (built again when weights move
-        or change) and where every weight and buffer lives (a graph reads and writes those addresses)."""
-        return (layer_module._trainable_changes[0], id(self.model.optimizer.torch_optimizer),
-                tuple(t.data_ptr() for t in self._tensors))
+        or change), where every weight and buffer lives (a graph reads and writes those addresses) and whether the
+        model is in training mode (a callback's `predict` in the middle of an epoch switches it off)."""
+        return (layer_module._trainable_changes[0], id(self.model.optimizer.torch_optimizer), self.model.training,
+                tuple(t.data_ptr() for t in self._tensors), tuple(w.requires_grad for w in self._weights))
 
     def _start_again(self):
         """After the state changed (see `_current_state`): no graph, and the warm-up steps counted again, so that a
@@ -138,45 +145,70 @@ class StepGraphs:
         model = self.model
         inputs = [t.clone() for t in tree.flatten((x, y, sample_weight)) if t is not None]
         static_x, static_y, static_weight = _pack((x, y, sample_weight), inputs)
-        model.optimizer.zero_grad()  # the backward pass then writes the gradients, rather than adding to them
+        _clear_gradients(self._weights)  # the backward pass then writes them, in the graph's memory
+        stream = torch.cuda.current_stream(self.device)
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.cuda.device(self.device), \
                     torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
                 outputs = model._forward_backward(static_x, static_y, static_weight, call_kwargs)
         except Exception as error:  # noqa: BLE001 - the step runs eagerly instead, and raises the model's own errors
+            # torch's graph context stays on its recording stream, and its generator marked as recording, when the
+            # recording fails
+            torch.cuda.set_stream(stream)
             _free_generators(self.device)
-            model.optimizer.zero_grad()
-            self.failure = f"{type(error).__name__}: {error}"
-            self.graphs, self._pool = {}, None
-            return None
+            return self._fail(f"{type(error).__name__}: {error}")
+        if not _same_tensors(_held_tensors(model), self._tensors):
+            # The step replaced a weight or buffer by a new tensor (`self.count = self.count + 1` in a layer): the
+            # graph reads the one it replaced, whose memory is freed.
+            return self._fail("the step replaces a weight or buffer of the model by a new tensor")
         self._pool = graph.pool()
-        gradients = [(p, p.grad) for p in model.optimizer.updated_weights if p.grad is not None]
-        return _Graph(graph, inputs, outputs, gradients)
+        return _Graph(graph, inputs, outputs, self._weights)
+
+    def _fail(self, reason):
+        """Train eagerly from now on; None, the eager step's signal."""
+        _clear_gradients(self._weights)
+        self.failure = reason
+        self.graphs, self._pool = {}, None
+        return None
 
 
 class _Graph:
-    """One recorded step: its input tensors, its outputs and the gradients it writes."""
+    """One recorded step: its input tensors, its outputs and the gradients it writes (None for a weight it gives
+    none)."""
 
-    def __init__(self, graph, inputs, outputs, gradients):
+    def __init__(self, graph, inputs, outputs, weights):
         self.graph = graph
         self.inputs = inputs
         self.outputs = outputs
-        self.weights = [p for p, _ in gradients]
-        self.gradients = [g for _, g in gradients]
+        self.weights = weights
+        self.gradients = [w.grad for w in weights]
 
     def replay(self, x, y, sample_weight):
         torch._foreach_copy_(self.inputs, [t for t in tree.flatten((x, y, sample_weight)) if t is not None])
         self.graph.replay()
-        weights = self.weights
-        if weights and weights[0].grad is not self.gradients[0]:  # an eager step, or another graph, set others
-            for weight, gradient in zip(weights, self.gradients):
+        for weight, gradient in zip(self.weights, self.gradients):
+            if weight.grad is not gradient:  # set by an eager step, another graph, or another model sharing it
                 weight.grad = gradient
         return self.outputs
 
 
 def _nothing():
     return None
+
+
+def _held_tensors(model):
+    """The model's weights and buffers, the tensors a graph reads and writes in place."""
+    return list(model.parameters()) + list(model.buffers())
+
+
+def _same_tensors(these, those):
+    return len(these) == len(those) and all(a is b for a, b in zip(these, those))
+
+
+def _clear_gradients(weights):
+    for weight in weights:
+        weight.grad = None
 
 
 def _free_generators(device):

@@ -45,6 +45,20 @@ def _distributed_call(method):
     return call
 
 
+def _keeps_training_mode(method):
+    """Put the model's training mode back after `method` (an inference pass): a callback's `predict` in the middle of
+    an epoch must not leave the steps after it in inference mode (dropout off, batch normalisation frozen)."""
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        training = self.training
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            if self.training != training:
+                self.train(training)
+    return call
+
+
 class Trainer(LegacyTrainingMethods):
     """Mixed into `Model`: everything between `compile` and `predict`."""
 
@@ -500,6 +514,7 @@ class Trainer(LegacyTrainingMethods):
         return self._shard(adapt(validation_data, device=device))
 
     # ---------------------------------------------------------------------------------------------------- evaluate
+    @_keeps_training_mode
     @_distributed_call
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
@@ -543,6 +558,7 @@ class Trainer(LegacyTrainingMethods):
         return logs
 
     # ----------------------------------------------------------------------------------------------------- predict
+    @_keeps_training_mode
     @_distributed_call
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for `x` as NumPy arrays (a list or dict of them for several outputs)."""
@@ -592,6 +608,7 @@ class Trainer(LegacyTrainingMethods):
         self.train(False)
         return self._batch_result(return_dict)
 
+    @_keeps_training_mode
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss and metrics on one batch, without training."""
         self._require_compiled("test_on_batch")
