@@ -166,6 +166,18 @@ def test_a_metric_class_of_the_user_keeps_steps_eager():
         assert isinstance(step_graphs.for_model(model, torch.device("cuda")), step_graphs.StepGraphs) is graphed
 
 
+def test_a_failed_recording_puts_back_the_weights_and_buffers_it_replaced():
+    model = _mlp()
+    model(torch.zeros(2, 20))
+    owned = step_graphs._owned_tensors(model)
+    norm = model.layers[1]
+    mean, kernel = norm.moving_mean, model.layers[0].kernel
+    norm.moving_mean = norm.moving_mean + 1  # what a layer's call might do, once during a recording
+    model.layers[0].kernel = torch.nn.Parameter(kernel.detach() * 2)
+    step_graphs._put_back(owned)
+    assert norm.moving_mean is mean and model.layers[0].kernel is kernel
+
+
 def test_weights_replaced_by_new_tensors_drop_the_graphs(bookkeeping):
     model, graphs = bookkeeping
     graphs.start_fit()

@@ -146,6 +146,7 @@ class StepGraphs:
         inputs = [t.clone() for t in tree.flatten((x, y, sample_weight)) if t is not None]
         static_x, static_y, static_weight = _pack((x, y, sample_weight), inputs)
         _clear_gradients(self._weights)  # the backward pass then writes them, in the graph's memory
+        owned = _owned_tensors(model)  # to put back what a failed recording replaced
         stream = torch.cuda.current_stream(self.device)
         graph = torch.cuda.CUDAGraph()
         try:
@@ -157,16 +158,18 @@ class StepGraphs:
             # recording fails
             torch.cuda.set_stream(stream)
             _free_generators(self.device)
-            return self._fail(f"{type(error).__name__}: {error}")
+            return self._fail(f"{type(error).__name__}: {error}", owned)
         if not _same_tensors(_held_tensors(model), self._tensors):
             # The step replaced a weight or buffer by a new tensor (`self.count = self.count + 1` in a layer): the
-            # graph reads the one it replaced, whose memory is freed.
-            return self._fail("the step replaces a weight or buffer of the model by a new tensor")
+            # graph would read the one it replaced, whose memory is freed, and the new one holds no values yet.
+            return self._fail("the step replaces a weight or buffer of the model by a new tensor", owned)
         self._pool = graph.pool()
         return _Graph(graph, inputs, outputs, self._weights)
 
-    def _fail(self, reason):
-        """Train eagerly from now on; None, the eager step's signal."""
+    def _fail(self, reason, owned):
+        """Train eagerly from now on, with the weights and buffers the model had before the recording; None, the
+        eager step's signal."""
+        _put_back(owned)
         _clear_gradients(self._weights)
         self.failure = reason
         self.graphs, self._pool = {}, None
@@ -200,6 +203,18 @@ def _nothing():
 def _held_tensors(model):
     """The model's weights and buffers, the tensors a graph reads and writes in place."""
     return list(model.parameters()) + list(model.buffers())
+
+
+def _owned_tensors(model):
+    """(its module's table of parameters or of buffers, name, tensor) for every weight and buffer of the model."""
+    return [(table, name, tensor) for module in model.modules() for table in (module._parameters, module._buffers)
+            for name, tensor in table.items() if tensor is not None]
+
+
+def _put_back(owned):
+    for table, name, tensor in owned:
+        if table.get(name) is not tensor:
+            table[name] = tensor
 
 
 def _same_tensors(these, those):
