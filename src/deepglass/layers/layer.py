@@ -682,6 +682,18 @@ def _to_tensor(value, device=None):
     return _to_device(value, device)
 
 
+def hooked(module):
+    """Whether torch hooks are set on `module` itself (forward, forward-pre, backward or backward-pre)."""
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks or
+                module._backward_pre_hooks)
+
+
+def global_hooks_set():
+    """Whether torch's global module hooks, which every module's call runs, are set."""
+    return bool(nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks or
+                nn.modules.module._global_backward_hooks or nn.modules.module._global_backward_pre_hooks)
+
+
 def plain_input(x, device):
     """Whether a layer whose weights are on `device` (None: none yet) can take `x` as it is: a plain tensor with no
     mask, on that device. (The mask is looked up with getattr: torch.compile cannot read a tensor's `__dict__`.)"""

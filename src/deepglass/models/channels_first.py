@@ -17,10 +17,9 @@ layout, a model's graph permutes every image between the layers and inductor's C
 normalisation and activations took twice the eager step of a ResNet-8.
 """
 import torch
-from torch.nn.modules import module as torch_module
 
 from deepglass.layers.convolutional import from_torch_layout, to_torch_layout
-from deepglass.layers.layer import Layer, _checking, plain_input
+from deepglass.layers.layer import Layer, _checking, global_hooks_set, hooked, plain_input
 
 
 def may_run(layers):
@@ -30,9 +29,7 @@ def may_run(layers):
 
 def enabled():
     """Whether this call of a model may run layers channels-first."""
-    return not (_checking[0] or torch._C._get_tracing_state() or
-                torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks or
-                torch_module._global_backward_hooks or torch_module._global_backward_pre_hooks)
+    return not (_checking[0] or torch._C._get_tracing_state() or global_hooks_set())
 
 
 def run_sequence(layers, takes_training, x, training):
@@ -126,8 +123,7 @@ def _in_keras_layout(slots, values, firsts):
 def _mode(layer):
     """How `layer` may run now: "image", "follow" or None (on Keras's layout, through its own call)."""
     cls = type(layer)
-    if (layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks or layer._backward_pre_hooks or
-            not layer._plain_call or "forward" in layer.__dict__ or
+    if (hooked(layer) or not layer._plain_call or "forward" in layer.__dict__ or
             (cls.forward is not cls.call and cls.forward is not Layer.forward)):  # a forward of its own
         return None
     return layer._channels_first_mode()

@@ -31,9 +31,6 @@ from deepglass.layers import layer as layer_module
 from deepglass.optimizers import LossScaleOptimizer
 from deepglass.utils import tree
 
-_module_hooks = torch.nn.modules.module
-_GLOBAL_HOOKS = (_module_hooks._global_forward_hooks, _module_hooks._global_forward_pre_hooks,
-                 _module_hooks._global_backward_hooks, _module_hooks._global_backward_pre_hooks)
 WARM_UP_STEPS = 2  # eager steps of a kind of batch before its graph is recorded
 MOST_GRAPHS = 2  # full batches and an epoch's last, smaller one
 
@@ -82,8 +79,10 @@ class StepGraphs:
     def run(self, x, y, sample_weight, call_kwargs):
         """Train the forward and backward pass of one step from a graph: `(loss, per-output losses, targets,
         outputs)`, or None where the step must run eagerly (its weights' gradients are then not set)."""
+        if self.failure is not None:
+            return None
         kind = _kind(x, y, sample_weight, call_kwargs)
-        if kind is None or self.failure is not None or self._hooks_set():
+        if kind is None or self._hooks_set():
             return None
         if self._state != self._current_state():
             self._start_again()
@@ -115,9 +114,8 @@ class StepGraphs:
     def _hooks_set(self):
         """Whether a hook is set on the model's modules or weights, or on every module: a replayed step would not call
         it, so such a step runs eagerly (the Monitor of deepglass.insight sets hooks for the steps it samples)."""
-        return any(_GLOBAL_HOOKS) or any(
-            m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
-            for m in self._modules) or any(w._post_accumulate_grad_hooks or w._backward_hooks for w in self._weights)
+        return layer_module.global_hooks_set() or any(map(layer_module.hooked, self._modules)) or \
+            any(w._post_accumulate_grad_hooks or w._backward_hooks for w in self._weights)
 
     def _look_at_model(self):
         """List what the graphs depend on: the model's modules (for hooks), weights and buffers, and their state."""
