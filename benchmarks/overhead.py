@@ -44,8 +44,8 @@ def _inside_operators_seconds(run):
     finally:
         with _native_stderr_silenced():
             profiler.stop()
-    if on_gpu:  # each kernel's time is the self time of the operator that launched it
-        return sum(event.self_device_time_total for event in profiler.key_averages()) / 1e6
+    if on_gpu:
+        return device_seconds(profiler.events())
     return sum(event.cpu_time_total for event in profiler.events() if _outermost(event)) / 1e6
 
 
@@ -62,6 +62,14 @@ def _native_stderr_silenced():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def device_seconds(events):
+    """The time of the kernels and copies among a profile's `events`. Each also counts in the self time of the
+    operator that launched it, and a user annotation's device range spans kernels: neither is summed again."""
+    from torch.autograd import DeviceType
+    return sum(event.device_time_total for event in events
+               if event.device_type == DeviceType.CUDA and not getattr(event, "is_user_annotation", False)) / 1e6
 
 
 def _is_operator(event):

@@ -197,6 +197,18 @@ def test_operator_time_leaves_out_the_python_around_the_operators():
     assert 0 < quick and slow < 2 * quick + 1  # the 25 ms per step of sleeping is not operator time
 
 
+def test_device_time_counts_each_kernel_once():
+    from torch.autograd import DeviceType
+
+    def event(device_type, microseconds, annotation=False):
+        return types.SimpleNamespace(device_type=device_type, device_time_total=microseconds,
+                                     is_user_annotation=annotation)
+    # an operator's own time on the device repeats its kernel's; an annotation's range spans kernels
+    events = [event(DeviceType.CPU, 300.0), event(DeviceType.CUDA, 300.0), event(DeviceType.CUDA, 200.0),
+              event(DeviceType.CUDA, 500.0, annotation=True)]
+    assert overhead.device_seconds(events) == pytest.approx(500e-6)
+
+
 def test_overheads_are_times_above_the_operators_against_the_tuned_loop():
     data, notes = overhead.overheads({"deepglass": 0.5, "torch (tuned)": 0.45}, 0.25, "torch (tuned)")
     assert data == pytest.approx({"deepglass": 0.25, "torch (tuned)": 0.2})
