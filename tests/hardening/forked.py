@@ -13,6 +13,7 @@ import resource
 import select
 import signal
 import time
+import traceback
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -32,11 +33,14 @@ class Outcome:
     peak_growth: int = None  # bytes: the child's VmHWM during the call minus its VmRSS before it
     signal: int = None
     stalled: bool = False
+    trace: str = None  # where the exception was raised, for the failure message
 
     def __str__(self):
         if self.signal is not None:
             return f"ended by signal {signal.Signals(self.signal).name} (stalled={self.stalled})"
-        return f"raised {self.error_type}: {self.error}" if self.error_type else f"returned {self.value!r:.200}"
+        if self.error_type:
+            return f"raised {self.error_type}: {self.error}\n{self.trace or ''}"
+        return f"returned {self.value!r:.200}"
 
 
 def run(fn, *args, timeout=60, **limits):
@@ -136,7 +140,7 @@ def _child(fd, fn, args, memory_limit, file_size_limit, die_at_limit, as_nobody)
         try:
             outcome = Outcome(value=fn(*args))
         except BaseException as error:  # the child reports everything, KeyboardInterrupt included
-            outcome = Outcome(error_type=type(error).__name__, error=str(error))
+            outcome = Outcome(error_type=type(error).__name__, error=str(error), trace=traceback.format_exc(limit=-8))
         outcome.peak_growth = status_bytes("VmHWM") - baseline
         data = _RESULT + pickle.dumps(outcome)
         while data:

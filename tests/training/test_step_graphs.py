@@ -1,6 +1,7 @@
 """Training steps replayed from CUDA graphs (deepglass.training.step_graphs): the same training as eager steps."""
 import copy
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -326,3 +327,41 @@ def test_a_new_batch_size_gets_a_graph_in_a_later_fit():
     model.fit(x, y, epochs=1, batch_size=100, verbose=0)
     [(shapes, _)] = model._step_graphs.graphs.items()
     assert shapes[0][1][0][0] == 100  # x's batch axis
+
+
+class _RecordingStandIn:
+    """torch.cuda's recording calls, standing in on the CPU: the step runs eagerly inside a do-nothing context."""
+
+    def __init__(self, monkeypatch):
+        import contextlib
+        monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: None)
+        monkeypatch.setattr(torch.cuda, "device", lambda device: contextlib.nullcontext())
+        monkeypatch.setattr(torch.cuda, "graph", lambda *args, **kwargs: contextlib.nullcontext())
+        monkeypatch.setattr(torch.cuda, "CUDAGraph", lambda: type("Graph", (), {"pool": lambda self: "pool"})())
+
+
+def test_a_recording_keeps_its_outputs_without_their_autograd_history(monkeypatch, on_the_cpu):
+    """Else they would keep the recorded backward graph, and the weights' gradient accumulators, alive."""
+    model = _mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = _data(32)
+    model.fit(x, y, verbose=0)  # on the CPU, eagerly: what fit prepares before a first recording
+    _RecordingStandIn(monkeypatch)
+    graphs = step_graphs.StepGraphs(model, torch.device("cpu"))
+    graph = graphs._record(torch.from_numpy(x), torch.from_numpy(y), None, {"training": True})
+    assert graph is not None, graphs.failure
+    loss, parts, targets, outputs = graph.outputs
+    assert all(not t.requires_grad for t in step_graphs.tree.flatten((loss, parts, targets, outputs)))
+    assert all(w.grad is not None for w in model.trainable_weights)  # the step's backward pass ran
+
+
+@needs_gpu
+def test_an_eager_backward_pass_after_replayed_steps_meets_no_stream_mismatch():
+    model = _mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = _data(512)
+    model.fit(x, y, epochs=2, batch_size=64, verbose=0)
+    assert model._step_graphs.graphs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns when a gradient accumulator belongs to another stream
+        model(torch.from_numpy(x[:8]).cuda()).sum().backward()

@@ -162,6 +162,10 @@ class StepGraphs:
             # graph would read the one it replaced, whose memory is freed, and the new one holds no values yet.
             return self._fail("the step replaces a weight or buffer of the model by a new tensor", owned)
         self._pool = graph.pool()
+        # Held with their autograd history, the outputs would keep the recorded backward graph alive, and with it
+        # the weights' gradient accumulators, tied to the recording stream: a later eager backward pass (Grad-CAM,
+        # an eager step) would reuse them across streams, and torch warns and synchronises.
+        outputs = tree.map_structure(_detached, outputs)
         return _Graph(graph, inputs, outputs, self._weights)
 
     def _fail(self, reason, owned):
@@ -192,6 +196,10 @@ class _Graph:
             if weight.grad is not gradient:  # set by an eager step, another graph, or another model sharing it
                 weight.grad = gradient
         return self.outputs
+
+
+def _detached(value):
+    return value.detach() if isinstance(value, torch.Tensor) else value
 
 
 def _nothing():
