@@ -3,8 +3,8 @@ a kill, a memory or file-size limit, a peak-memory measurement, a process withou
 
 A fork shares everything already imported, so a case costs milliseconds where a fresh interpreter costs seconds.
 The child sets torch to one thread first (OpenMP's thread pool does not survive a fork; torch's DataLoader workers
-do the same), trains on the CPU (CUDA cannot start again in a forked process), and always ends with `os._exit`, so
-nothing of pytest runs twice.
+do the same), trains on the CPU (the cases run where there is no GPU: see `_skip_after_cuda`), and always ends with
+`os._exit`, so nothing of pytest runs twice.
 """
 import dataclasses
 import os
@@ -109,12 +109,14 @@ def _read(fd, pid, timeout):
 
 
 def _skip_after_cuda():
-    """Once this process has used CUDA, a forked child can neither start CUDA again nor run autograd (whose
-    device threads do not survive a fork); these cases are about the host, and run where CUDA is unused."""
+    """A forked child cannot use CUDA once its parent has started it, and `torch.cuda.is_available()` starts the
+    driver (cuInit) even where torch's own CUDA state is not initialised: collecting a module with a GPU-only mark
+    does it. The child then fails wherever torch asks the device, as its optimizers do at every step, on the CPU
+    too. These cases are about the host, and run where there is no GPU."""
     import torch
-    if torch.cuda.is_initialized():
+    if torch.cuda.is_available():
         import pytest
-        pytest.skip("a forked child cannot run autograd after its parent used CUDA")
+        pytest.skip("a forked child cannot use CUDA once its parent started it, and torch's optimizers ask it")
 
 
 def _child(fd, fn, args, memory_limit, file_size_limit, die_at_limit, as_nobody):
