@@ -3,8 +3,8 @@ a kill, a memory or file-size limit, a peak-memory measurement, a process withou
 
 A fork shares everything already imported, so a case costs milliseconds where a fresh interpreter costs seconds.
 The child sets torch to one thread first (OpenMP's thread pool does not survive a fork; torch's DataLoader workers
-do the same), trains on the CPU (the cases run where there is no GPU: see `_skip_after_cuda`), and always ends with
-`os._exit`, so nothing of pytest runs twice.
+do the same), trains on the CPU (the cases run only where there is no GPU: see `_skip_where_cuda_is_available`),
+and always ends with `os._exit`, so nothing of pytest runs twice.
 """
 import dataclasses
 import os
@@ -59,7 +59,7 @@ def run(fn, *args, timeout=60, **limits):
 
 def start(fn, *args, memory_limit=2 * GiB, file_size_limit=None, die_at_limit=False, as_nobody=False):
     """`run` without waiting: several children can run at once; `wait` on each."""
-    _skip_after_cuda()
+    _skip_where_cuda_is_available()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -108,7 +108,7 @@ def _read(fd, pid, timeout):
         chunks.append(chunk)
 
 
-def _skip_after_cuda():
+def _skip_where_cuda_is_available():
     """A forked child cannot use CUDA once its parent has started it, and `torch.cuda.is_available()` starts the
     driver (cuInit) even where torch's own CUDA state is not initialised: collecting a module with a GPU-only mark
     does it. The child then fails wherever torch asks the device, as its optimizers do at every step, on the CPU
@@ -125,9 +125,6 @@ def _child(fd, fn, args, memory_limit, file_size_limit, die_at_limit, as_nobody)
     try:
         import torch
         torch.set_num_threads(1)
-        # CUDA cannot start again in a forked child; the cases here are about files, processes and host memory.
-        import deepglass
-        deepglass.config.set_device("cpu")
         if memory_limit is not None:
             _, hard = resource.getrlimit(resource.RLIMIT_AS)
             resource.setrlimit(resource.RLIMIT_AS, (status_bytes("VmSize") + memory_limit, hard))

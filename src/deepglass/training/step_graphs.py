@@ -141,8 +141,10 @@ class StepGraphs:
 
     def _record(self, x, y, sample_weight, call_kwargs):
         model = self.model
-        inputs = [t.clone() for t in tree.flatten((x, y, sample_weight)) if t is not None]
-        static_x, static_y, static_weight = _pack((x, y, sample_weight), inputs)
+        batch = (x, y, sample_weight)
+        copies = [None if t is None else t.clone() for t in tree.flatten(batch)]
+        static_x, static_y, static_weight = tree.pack_like(batch, copies)
+        inputs = [t for t in copies if t is not None]
         _clear_gradients(self._weights)  # the backward pass then writes them, in the graph's memory
         owned = _owned_tensors(model)  # to put back what a failed recording replaced
         stream = torch.cuda.current_stream(self.device)
@@ -261,9 +263,3 @@ def _describe(batch):
     if isinstance(batch, dict):
         return (dict,) + tuple((key, _describe(item)) for key, item in batch.items())
     raise TypeError(f"not a tensor: {type(batch).__name__}")
-
-
-def _pack(batch, tensors):
-    """`batch` (x, y, sample_weight) with its tensors replaced by `tensors`, in order; None stays None."""
-    tensors = iter(tensors)
-    return tree.map_structure(lambda t: None if t is None else next(tensors), batch)
